@@ -1,0 +1,253 @@
+-- Registration of candidates: the record of every minted interview token (never the token
+-- itself) and the one SQL function that registers a whole batch in one transaction.
+
+create table public.interview_token (
+  jti uuid primary key default gen_random_uuid(),
+  profile_interview_id uuid not null references public.profile_interview (id) on delete cascade,
+  merchant_id uuid not null references public.merchant (id) on delete cascade,
+  interview_def_set_id uuid not null references public.interview_def_set (id) on delete cascade,
+  position_def_set_id uuid references public.position_def_set (id) on delete set null,
+  is_test boolean not null default false,
+  issued_at timestamptz not null default now(),
+  expires_at timestamptz not null,
+  used_at timestamptz,
+  revoked_at timestamptz,
+  constraint interview_token_expires_after_issue check (expires_at > issued_at)
+);
+create index interview_token_enrolment_idx on public.interview_token (profile_interview_id);
+create index interview_token_merchant_idx on public.interview_token (merchant_id);
+
+alter table public.interview_token enable row level security;
+revoke all on public.interview_token from anon;
+-- Token records are written only by the service role; staff may read their merchants' records.
+revoke insert, update, delete, truncate on public.interview_token from authenticated;
+create policy interview_token_select_staff on public.interview_token for select to authenticated
+  using (public.can_see(merchant_id));
+
+-- register_interview_users: authorises the caller, resolves the merchant and the interview (or
+-- position), and upserts every candidate of the batch with a token record, all in one
+-- transaction and one round trip. Called only by the endpoint with the service role, which has
+-- verified the caller's credentials: `p_caller_id` is the verified user id, or null for a
+-- service-key caller. Problems with the request as a whole come back as
+-- {"error": {"status", "message", "name"}}; per-candidate outcomes as `rows`, in input order.
+create function public.register_interview_users(
+  p_caller_id uuid,
+  p_merchant_id uuid,
+  p_interview_id uuid,
+  p_is_test boolean,
+  p_users jsonb,
+  p_token_ttl_seconds integer
+) returns jsonb
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_caller public.profile;
+  v_merchant public.merchant;
+  v_merchant_id uuid;
+  v_interview public.interview_def_set;
+  v_position public.position_def_set;
+  v_headroom integer;
+  v_expires_at timestamptz;
+  v_rows jsonb;
+begin
+  if p_token_ttl_seconds is null or p_token_ttl_seconds < 60 then
+    raise exception 'p_token_ttl_seconds must be at least 60' using errcode = '22023';
+  end if;
+
+  -- Who acts, and for which merchant.
+  if p_caller_id is not null then
+    select p.* into v_caller from public.profile p where p.id = p_caller_id;
+    if not found then
+      return jsonb_build_object('error', jsonb_build_object(
+        'status', 401, 'message', 'No user found for this access token'));
+    end if;
+    if v_caller.role not in ('admin', 'merchant_owner', 'merchant') then
+      return jsonb_build_object('error', jsonb_build_object(
+        'status', 403, 'message', 'This account''s role may not register candidates'));
+    end if;
+    v_merchant_id := coalesce(p_merchant_id, v_caller.merchant_id);
+    if v_merchant_id is null then
+      return jsonb_build_object('error', jsonb_build_object(
+        'status', 422, 'message', 'merchant_id is required for an account without a merchant',
+        'name', 'merchant_id'));
+    end if;
+  else
+    if p_merchant_id is null then
+      return jsonb_build_object('error', jsonb_build_object(
+        'status', 422, 'message', 'merchant_id is required when calling with the service key',
+        'name', 'merchant_id'));
+    end if;
+    v_merchant_id := p_merchant_id;
+  end if;
+
+  -- Serialise registrations of one merchant: the invitation headroom can then never be
+  -- overdrawn, and two requests cannot race to enrol the same email.
+  select m.* into v_merchant from public.merchant m where m.id = v_merchant_id for no key update;
+  if not found then
+    return jsonb_build_object('error', jsonb_build_object(
+      'status', 422, 'message', 'merchant not found', 'name', 'merchant_id'));
+  end if;
+
+  if v_caller.role is not null and v_caller.role <> 'admin'
+     and v_merchant_id is distinct from v_caller.merchant_id
+     and not exists (
+       with recursive chain (id, parent_merchant_id, depth) as (
+         select m.id, m.parent_merchant_id, 1 from public.merchant m where m.id = v_merchant_id
+         union all
+         select m.id, m.parent_merchant_id, c.depth + 1
+         from public.merchant m join chain c on m.id = c.parent_merchant_id
+         where c.depth < 32
+       )
+       select 1 from chain c where c.id = v_caller.merchant_id and c.depth > 1
+     ) then
+    return jsonb_build_object('error', jsonb_build_object(
+      'status', 403, 'message', 'You may not register candidates for this merchant',
+      'name', 'merchant_id'));
+  end if;
+
+  -- The interview: a definition or a position of this merchant. Any other id, including another
+  -- merchant's, gets the same answer, so the response never tells whether it exists elsewhere.
+  select i.* into v_interview
+  from public.interview_def_set i
+  where i.id = p_interview_id and i.merchant_id = v_merchant_id;
+  if not found then
+    select p.* into v_position
+    from public.position_def_set p
+    where p.id = p_interview_id and p.merchant_id = v_merchant_id;
+    if found then
+      select i.* into v_interview
+      from public.position_interview pi
+      join public.interview_def_set i on i.id = pi.interview_def_set_id
+      where pi.position_def_set_id = v_position.id
+      order by pi.stage
+      limit 1;
+    end if;
+    if v_interview.id is null then
+      return jsonb_build_object('error', jsonb_build_object(
+        'status', 422, 'message', 'interview not found', 'name', 'interview_id'));
+    end if;
+  end if;
+
+  if v_interview.status in ('archived', 'deleted', 'completed')
+     or v_position.status in ('archived', 'deleted', 'completed') then
+    return jsonb_build_object('error', jsonb_build_object(
+      'status', 422, 'message', 'interview is ' || coalesce(
+        case when v_position.status in ('archived', 'deleted', 'completed')
+          then v_position.status::text end, v_interview.status::text)
+        || ' and takes no candidates', 'name', 'interview_id'));
+  end if;
+  if (v_interview.status in ('draft', 'preparing') or v_position.status in ('draft', 'preparing'))
+     and not p_is_test then
+    return jsonb_build_object('error', jsonb_build_object(
+      'status', 422, 'message', 'interview is not published yet: only is_test registrations are allowed',
+      'name', 'interview_id'));
+  end if;
+  if v_interview.interview_available_till is not null
+     and v_interview.interview_available_till <= now() + interval '1 minute' then
+    return jsonb_build_object('error', jsonb_build_object(
+      'status', 422, 'message', 'interview is no longer available', 'name', 'interview_id'));
+  end if;
+
+  v_headroom := case when v_merchant.invitations_limit is null then null
+    else greatest(v_merchant.invitations_limit - v_merchant.invitations_sent, 0) end;
+  v_expires_at := least(
+    now() + make_interval(secs => p_token_ttl_seconds),
+    coalesce(v_interview.interview_available_till, 'infinity'::timestamptz)
+  );
+
+  -- The batch, set-wise: first row of an email wins; new real enrolments draw on the headroom in
+  -- input order; accepted rows are upserted and each gets a token record.
+  with input as (
+    select u.i, nullif(btrim(u.name), '') as name, btrim(u.email) as email,
+      nullif(btrim(u.external_id), '') as external_id
+    from jsonb_to_recordset(p_users) as u (i integer, name text, email text, external_id text)
+  ),
+  ranked as (
+    select input.*, row_number() over (partition by lower(input.email) order by input.i) as seen
+    from input
+  ),
+  firsts as (
+    select r.i, r.name, r.email, r.external_id, e.id as existing_id, e.is_test as existing_is_test
+    from ranked r
+    left join public.profile_interview e
+      on e.interview_def_set_id = v_interview.id and lower(e.email) = lower(r.email)
+    where r.seen = 1
+  ),
+  drawing as (
+    select f.i, row_number() over (order by f.i) as n
+    from firsts f
+    where not p_is_test and (f.existing_id is null or f.existing_is_test)
+  ),
+  accepted as (
+    select f.*, d.n is not null as draws
+    from firsts f left join drawing d on d.i = f.i
+    where d.n is null or v_headroom is null or d.n <= v_headroom
+  ),
+  upserted as (
+    insert into public.profile_interview as e (
+      merchant_id, interview_def_set_id, position_def_set_id, profile_id, name, email,
+      external_id, is_test, mojito_language_code
+    )
+    select v_merchant_id, v_interview.id, v_position.id,
+      (select pr.id from public.profile pr
+        where lower(pr.email) = lower(a.email) and pr.role = 'candidate' limit 1),
+      a.name, a.email, a.external_id, p_is_test, v_interview.mojito_language_code
+    from accepted a
+    on conflict (interview_def_set_id, lower(email)) do update set
+      name = coalesce(excluded.name, e.name),
+      external_id = coalesce(excluded.external_id, e.external_id),
+      position_def_set_id = coalesce(excluded.position_def_set_id, e.position_def_set_id),
+      profile_id = coalesce(e.profile_id, excluded.profile_id),
+      is_test = e.is_test and excluded.is_test,
+      status = case when e.status = 'deleted' then 'active'::public.enrolment_status
+        else e.status end
+    returning e.id, lower(e.email) as email_key
+  ),
+  tokens as (
+    insert into public.interview_token (
+      profile_interview_id, merchant_id, interview_def_set_id, position_def_set_id, is_test,
+      expires_at
+    )
+    select u.id, v_merchant_id, v_interview.id, v_position.id, p_is_test, v_expires_at
+    from upserted u
+    returning jti, profile_interview_id
+  ),
+  counted as (
+    update public.merchant m
+    set invitations_sent = m.invitations_sent + (select count(*) from accepted a where a.draws)
+    where m.id = v_merchant_id and exists (select 1 from accepted a where a.draws)
+  )
+  select jsonb_agg(
+    case
+      when r.seen > 1 then jsonb_build_object('i', r.i, 'error', 'duplicate email in this request')
+      when u.id is null then jsonb_build_object('i', r.i, 'error', 'invitation limit reached')
+      else jsonb_build_object('i', r.i, 'profile_interview_id', u.id, 'jti', t.jti)
+    end
+    order by r.i
+  )
+  into v_rows
+  from ranked r
+  left join upserted u on u.email_key = lower(r.email) and r.seen = 1
+  left join tokens t on t.profile_interview_id = u.id;
+
+  return jsonb_build_object(
+    'merchant_id', v_merchant_id,
+    'interview', jsonb_build_object(
+      'interview_def_set_id', v_interview.id,
+      'position_def_set_id', v_position.id,
+      'name', v_interview.name,
+      'language', v_interview.mojito_language_code
+    ),
+    'frontend_domain', v_merchant.interview_frontend_domain,
+    'expires_at', v_expires_at,
+    'rows', coalesce(v_rows, '[]'::jsonb)
+  );
+end
+$$;
+
+revoke execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb, integer)
+  from public, anon, authenticated;
+grant execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb, integer)
+  to service_role;
