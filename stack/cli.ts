@@ -1,0 +1,231 @@
+// The local stack's commands, mirroring the Supabase CLI:
+//   start   start the stack in the background (a no-op when it is already up)
+//   status  print the stack as KEY=value lines
+//   stop    stop everything `start` started
+//   token   print an access token for a seeded user: token <email> [--legacy] [--expires-in S]
+//   demo    start, then register the reference page's example request and print the answer
+//   serve   run the stack in the foreground (what `start` runs in the background)
+import postgres from "postgres";
+import type { StackKeys } from "./keys.ts";
+import { userAccessToken } from "./keys.ts";
+import { type StackInfo, startStack } from "./stack.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const stateDir = `${root}.local`;
+const statePath = `${stateDir}/stack.json`;
+const logDir = `${stateDir}/logs`;
+const daemonLog = `${logDir}/stack.log`;
+const API_PORT = 54321;
+
+interface State {
+  pid: number;
+  info: StackInfo;
+  keys: StackKeys;
+}
+
+async function readState(): Promise<State | null> {
+  try {
+    return JSON.parse(await Deno.readTextFile(statePath)) as State;
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function healthy(state: State): Promise<boolean> {
+  if (!alive(state.pid)) return false;
+  const res = await fetch(`${state.info.API_URL}/health`).catch(() => null);
+  await res?.body?.cancel();
+  return res?.ok ?? false;
+}
+
+function printStatus(info: StackInfo): void {
+  for (const [key, value] of Object.entries(info)) console.log(`${key}=${value}`);
+}
+
+async function serve(): Promise<void> {
+  const stack = await startStack({ label: "local", apiPort: API_PORT, logDir });
+  const state: State = { pid: Deno.pid, info: stack.info, keys: stack.keys };
+  await Deno.writeTextFile(statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
+  console.log(`stack ready at ${stack.info.API_URL}`);
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    await stack.stop();
+    await Deno.remove(statePath).catch(() => {});
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGTERM", shutdown);
+  Deno.addSignalListener("SIGINT", shutdown);
+}
+
+async function start(): Promise<State> {
+  const existing = await readState();
+  if (existing && await healthy(existing)) {
+    console.error("The local stack is already running.");
+    return existing;
+  }
+  if (existing) await Deno.remove(statePath).catch(() => {});
+  await Deno.mkdir(logDir, { recursive: true });
+  await Deno.writeTextFile(daemonLog, "");
+  // The stack runs in its own detached process; its output goes to .local/logs/stack.log.
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'exec "$0" run -A --quiet "$1" serve >>"$2" 2>&1',
+      Deno.execPath(),
+      new URL(import.meta.url).pathname,
+      daemonLog,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  let exited = false;
+  child.status.then(() => exited = true);
+  child.unref();
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    const state = await readState();
+    if (state && await healthy(state)) {
+      console.error("Started the local stack.");
+      return state;
+    }
+    if (exited) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const log = await Deno.readTextFile(daemonLog).catch(() => "");
+  try {
+    Deno.kill(child.pid, "SIGTERM");
+  } catch { /* already gone */ }
+  throw new Error(
+    `the local stack failed to start:\n${log.trim().split("\n").slice(-25).join("\n")}`,
+  );
+}
+
+async function stop(): Promise<void> {
+  const state = await readState();
+  if (!state || !alive(state.pid)) {
+    await Deno.remove(statePath).catch(() => {});
+    console.error("The local stack is not running.");
+    return;
+  }
+  Deno.kill(state.pid, "SIGTERM");
+  const deadline = Date.now() + 30_000;
+  while (alive(state.pid) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (alive(state.pid)) Deno.kill(state.pid, "SIGKILL");
+  await Deno.remove(statePath).catch(() => {});
+  console.error("Stopped the local stack.");
+}
+
+async function requireState(): Promise<State> {
+  const state = await readState();
+  if (!state || !await healthy(state)) {
+    throw new Error("the local stack is not running: start it with 'deno task local:start'");
+  }
+  return state;
+}
+
+async function token(args: string[]): Promise<void> {
+  const email = args.find((arg) => !arg.startsWith("--"));
+  if (!email) throw new Error("usage: deno task local:token <email> [--legacy] [--expires-in S]");
+  const expiresIn = args.indexOf("--expires-in");
+  const state = await requireState();
+  const sql = postgres(state.info.DB_URL, { max: 1, onnotice: () => {} });
+  try {
+    const [user] = await sql<{ id: string; email: string; merchant_id: string | null }[]>`
+      select u.id, u.email, p.merchant_id
+      from auth.users u left join public.profile p on p.id = u.id
+      where lower(u.email) = lower(${email})`;
+    if (!user) throw new Error(`no user with email ${email}`);
+    console.log(
+      await userAccessToken(
+        state.keys,
+        `${state.info.API_URL}/auth/v1`,
+        { id: user.id, email: user.email, merchantId: user.merchant_id },
+        {
+          legacy: args.includes("--legacy"),
+          expiresInSeconds: expiresIn >= 0 ? Number(args[expiresIn + 1]) : undefined,
+        },
+      ),
+    );
+  } finally {
+    await sql.end();
+  }
+}
+
+/** The reference page's example request, verbatim. */
+export const EXAMPLE_REQUEST = {
+  users: [
+    { name: "Peter Parker", email: "jozo@jozo.sk", external_id: "abcd" },
+    { name: "mr beast", email: "hi@jozefbalaz.com" },
+  ],
+  interview_id: "04e09fa5-3fb8-4236-b37d-fca2bcd1cb66",
+  merchant_id: "b5201178-46dd-4a20-a1af-7ffd647f834b",
+  send_email: true,
+  hide_menu: true,
+  hide_iframe: true,
+  is_test: true,
+};
+
+async function demo(): Promise<void> {
+  const state = await start();
+  printStatus(state.info);
+  const url = `${state.info.FUNCTIONS_URL}/job-interview-register-users`;
+  console.log(`\nPOST ${url} (the reference page's example request, with the service key):`);
+  const res = await fetch(url, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${state.info.SECRET_KEY}`,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify(EXAMPLE_REQUEST),
+  });
+  console.log(`HTTP ${res.status}`);
+  console.log(JSON.stringify(await res.json(), null, 2));
+  console.log("\nThe stack keeps running; stop it with 'deno task local:stop'.");
+  if (!res.ok) Deno.exit(1);
+}
+
+if (import.meta.main) {
+  const [command, ...args] = Deno.args;
+  try {
+    switch (command) {
+      case "start":
+        printStatus((await start()).info);
+        break;
+      case "status":
+        printStatus((await requireState()).info);
+        break;
+      case "stop":
+        await stop();
+        break;
+      case "token":
+        await token(args);
+        break;
+      case "demo":
+        await demo();
+        break;
+      case "serve":
+        await serve();
+        break;
+      default:
+        throw new Error("usage: stack/cli.ts start | status | stop | token <email> | demo");
+    }
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}`);
+    Deno.exit(1);
+  }
+}

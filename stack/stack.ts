@@ -1,0 +1,175 @@
+// Starts and stops a whole local stack: a fresh database with the schema and demo data, PostgREST,
+// the functions, and the gateway that makes them one Supabase-like API. Whatever fails half-way
+// is torn down again.
+import { startGateway } from "./gateway.ts";
+import { generateStackKeys, postgrestJwks, publicJwk, type StackKeys } from "./keys.ts";
+import { migrate } from "./migrate.ts";
+import { assertPortFree, freePort, pipeToLog, waitFor } from "./ports.ts";
+import { provisionDatabase } from "./postgres.ts";
+import { startPostgrest } from "./postgrest.ts";
+
+export interface StackOptions {
+  /** Names the database and log files: "local", "test", "bench". */
+  label: string;
+  /** Gateway port; 0 picks a free one. */
+  apiPort: number;
+  /** Folder for the stack's logs. */
+  logDir: string;
+  /** Extra environment for the functions (overrides the defaults). */
+  functionEnv?: Record<string, string>;
+}
+
+export interface StackInfo {
+  API_URL: string;
+  FUNCTIONS_URL: string;
+  REST_URL: string;
+  JWKS_URL: string;
+  DB_URL: string;
+  DB_SOURCE: string;
+  JWT_SECRET: string;
+  ANON_KEY: string;
+  SERVICE_ROLE_KEY: string;
+  PUBLISHABLE_KEY: string;
+  SECRET_KEY: string;
+  LOG_DIR: string;
+}
+
+export interface Stack {
+  info: StackInfo;
+  keys: StackKeys;
+  stop(): Promise<void>;
+}
+
+export function functionEnvironment(
+  info: Pick<StackInfo, "API_URL" | "DB_URL">,
+  keys: StackKeys,
+): Record<string, string> {
+  return {
+    SUPABASE_URL: info.API_URL,
+    SUPABASE_ANON_KEY: keys.anonKey,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
+    SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secretKey }),
+    SUPABASE_JWT_SECRET: keys.jwtSecret,
+    SUPABASE_JWKS: JSON.stringify(keys.authJwks),
+    SUPABASE_DB_URL: info.DB_URL,
+    AUTH_JWT_ISSUER: `${info.API_URL}/auth/v1`,
+    INTERVIEW_TOKEN_SIGNING_KEY: JSON.stringify(keys.interviewSigningKey),
+    INTERVIEW_TOKEN_PUBLIC_KEYS: JSON.stringify({ keys: [publicJwk(keys.interviewSigningKey)] }),
+    INTERVIEW_FRONTEND_URL: "http://localhost:3000",
+  };
+}
+
+async function startFunctions(
+  env: Record<string, string>,
+  log: Deno.FsFile,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      new URL("./functions_server.ts", import.meta.url).pathname,
+      String(port),
+    ],
+    env: { ...env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  pipeToLog(child, log);
+  let exited = false;
+  child.status.then(() => exited = true);
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await child.status;
+  };
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor("the functions server", async () => {
+      if (exited) throw new Error("the functions server exited during start-up; see the stack log");
+      try {
+        const res = await fetch(`${url}/_health`);
+        await res.body?.cancel();
+        return res.ok;
+      } catch {
+        return false;
+      }
+    }, 60_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, stop };
+}
+
+function openLog(path: string): Promise<Deno.FsFile> {
+  return Deno.open(path, { create: true, append: true });
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const apiPort = options.apiPort || freePort();
+  assertPortFree(apiPort, "API gateway");
+  await Deno.mkdir(options.logDir, { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    stops.length = 0;
+  };
+  try {
+    const keys = await generateStackKeys();
+    const db = await provisionDatabase(options.label);
+    stops.push(db.stop);
+    await migrate(db.url);
+
+    const postgrestLog = await openLog(`${options.logDir}/postgrest.log`);
+    const postgrest = await startPostgrest(db.url, postgrestJwks(keys), postgrestLog);
+    stops.push(async () => {
+      await postgrest.stop();
+      postgrestLog.close();
+    });
+
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    const info: StackInfo = {
+      API_URL: apiUrl,
+      FUNCTIONS_URL: `${apiUrl}/functions/v1`,
+      REST_URL: `${apiUrl}/rest/v1`,
+      JWKS_URL: `${apiUrl}/auth/v1/.well-known/jwks.json`,
+      DB_URL: db.url,
+      DB_SOURCE: db.source,
+      JWT_SECRET: keys.jwtSecret,
+      ANON_KEY: keys.anonKey,
+      SERVICE_ROLE_KEY: keys.serviceRoleKey,
+      PUBLISHABLE_KEY: keys.publishableKey,
+      SECRET_KEY: keys.secretKey,
+      LOG_DIR: options.logDir,
+    };
+
+    const functionsLog = await openLog(`${options.logDir}/functions.log`);
+    const functions = await startFunctions(
+      { ...functionEnvironment(info, keys), ...options.functionEnv },
+      functionsLog,
+    );
+    stops.push(async () => {
+      await functions.stop();
+      functionsLog.close();
+    });
+
+    const gateway = startGateway(apiPort, keys, {
+      postgrest: postgrest.url,
+      functions: functions.url,
+    });
+    stops.push(() => gateway.shutdown());
+    await waitFor("the gateway", async () => {
+      const res = await fetch(`${apiUrl}/health`).catch(() => null);
+      await res?.body?.cancel();
+      return res?.ok ?? false;
+    });
+    return { info, keys, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

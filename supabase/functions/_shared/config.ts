@@ -1,0 +1,102 @@
+// Configuration from the environment, read once. Supabase provides SUPABASE_URL and the keys to
+// every function; the rest are this project's secrets (see README, "Configuration").
+import type { JSONWebKeySet, JWK } from "jose";
+
+export interface Config {
+  supabaseUrl: string;
+  /** Key the functions use to reach PostgREST as the service role. */
+  serviceKey: string;
+  /** Legacy HS256 JWT secret, when the project still has one. */
+  jwtSecret: string | null;
+  /** Public keys of user access tokens; null means fetch the project's JWKS endpoint. */
+  jwks: JSONWebKeySet | null;
+  /** Required `iss` of user access tokens, when set. */
+  authIssuer: string | null;
+  /** Accepted new-style secret keys (`sb_secret_...`). */
+  secretKeys: string[];
+  interviewSigningKey: JWK;
+  interviewTokenIssuer: string;
+  interviewTokenAudience: string;
+  interviewTokenTtlSeconds: number;
+  interviewFrontendUrl: string;
+  maxUsersPerRequest: number;
+  maxBodyBytes: number;
+  dbTimeoutMs: number;
+}
+
+export class ConfigError extends Error {}
+
+function env(name: string): string | undefined {
+  const value = Deno.env.get(name);
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function required(name: string): string {
+  const value = env(name);
+  if (!value) throw new ConfigError(`${name} is not set`);
+  return value;
+}
+
+function integer(name: string, fallback: number, min: number, max: number): number {
+  const raw = env(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function json<T>(name: string): T | null {
+  const raw = env(name);
+  if (raw === undefined) return null;
+  try {
+    return JSON.parse(raw) as T;
+  } catch {
+    throw new ConfigError(`${name} is not valid JSON`);
+  }
+}
+
+export function loadConfig(): Config {
+  const supabaseUrl = required("SUPABASE_URL").replace(/\/+$/, "");
+  const secretKeys = Object.values(json<Record<string, string>>("SUPABASE_SECRET_KEYS") ?? {})
+    .filter((key) => typeof key === "string" && key.startsWith("sb_secret_"));
+  const serviceKey = env("SUPABASE_SERVICE_ROLE_KEY") ?? secretKeys[0];
+  if (!serviceKey) {
+    throw new ConfigError("SUPABASE_SERVICE_ROLE_KEY or SUPABASE_SECRET_KEYS must be set");
+  }
+  const signingKey = json<JWK>("INTERVIEW_TOKEN_SIGNING_KEY");
+  if (!signingKey?.kid || !signingKey.d) {
+    throw new ConfigError("INTERVIEW_TOKEN_SIGNING_KEY must be a private JWK with a kid");
+  }
+  const jwks = json<JSONWebKeySet>("SUPABASE_JWKS");
+  return {
+    supabaseUrl,
+    serviceKey,
+    jwtSecret: env("SUPABASE_JWT_SECRET") ?? null,
+    jwks: jwks && Array.isArray(jwks.keys) ? jwks : null,
+    authIssuer: env("AUTH_JWT_ISSUER") ?? null,
+    secretKeys,
+    interviewSigningKey: signingKey,
+    interviewTokenIssuer: env("INTERVIEW_TOKEN_ISSUER") ?? `${supabaseUrl}/functions/v1`,
+    interviewTokenAudience: env("INTERVIEW_TOKEN_AUDIENCE") ?? "job-interview",
+    interviewTokenTtlSeconds: integer(
+      "INTERVIEW_TOKEN_TTL_SECONDS",
+      30 * 24 * 3600,
+      60,
+      366 * 24 * 3600,
+    ),
+    interviewFrontendUrl: (env("INTERVIEW_FRONTEND_URL") ?? "https://cool.jobmojito.com")
+      .replace(/\/+$/, ""),
+    maxUsersPerRequest: integer("REGISTER_MAX_USERS", 1000, 1, 10_000),
+    maxBodyBytes: integer("REGISTER_MAX_BODY_BYTES", 1024 * 1024, 1024, 16 * 1024 * 1024),
+    dbTimeoutMs: integer("DB_TIMEOUT_MS", 15_000, 100, 120_000),
+  };
+}
+
+let cached: Config | undefined;
+
+export function config(): Config {
+  cached ??= loadConfig();
+  return cached;
+}

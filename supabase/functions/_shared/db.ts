@@ -1,0 +1,43 @@
+// The functions reach the database only through PostgREST with the service role, exactly as
+// supabase-js does in production. A fault there is the caller's 503, never a half-done job.
+import { createClient, type SupabaseClient } from "@supabase/supabase-js";
+import type { Config } from "./config.ts";
+import { HttpError } from "./http.ts";
+
+export function createServiceClient(cfg: Config): SupabaseClient {
+  return createClient(cfg.supabaseUrl, cfg.serviceKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    global: { headers: { "x-client-info": "job-interview-functions" } },
+  });
+}
+
+/** Database errors that mean "not now" rather than "never": connection, shutdown, time-out. */
+function isTransient(status: number, code: string | undefined): boolean {
+  if (status === 0 || status === 502 || status === 503 || status === 504) return true;
+  if (!code) return false;
+  return /^PGRST00[0-3]$/.test(code) || code === "57014" || code.startsWith("57P") ||
+    code.startsWith("08") || code === "40001" || code === "40P01" || code === "53300";
+}
+
+/** Calls a SQL function in one round trip, mapping failures to 503 (transient) or 500. */
+export async function callRpc<T>(
+  client: SupabaseClient,
+  fn: string,
+  args: Record<string, unknown>,
+  timeoutMs: number,
+): Promise<T> {
+  let result;
+  try {
+    result = await client.rpc(fn, args).abortSignal(AbortSignal.timeout(timeoutMs));
+  } catch {
+    throw new HttpError(503, "The database is unavailable; nothing was changed. Retry later.");
+  }
+  const { data, error, status } = result;
+  if (error) {
+    if (isTransient(status, error.code) || /abort|fetch|timed? ?out/i.test(error.message ?? "")) {
+      throw new HttpError(503, "The database is unavailable; nothing was changed. Retry later.");
+    }
+    throw new Error(`rpc ${fn} failed (${status} ${error.code}): ${error.message}`);
+  }
+  return data as T;
+}

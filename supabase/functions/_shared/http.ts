@@ -1,0 +1,81 @@
+// The HTTP conventions every function shares: CORS, request ids, JSON responses and the one
+// error shape `{"error": "...", "name": "<field>"}`.
+
+export const corsHeaders: Record<string, string> = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-headers":
+    "authorization, x-client-info, apikey, content-type, idempotency-key, x-request-id",
+  "access-control-allow-methods": "POST, OPTIONS",
+  "access-control-expose-headers": "x-request-id",
+  "access-control-max-age": "86400",
+};
+
+/** An error meant for the caller: its message and field are safe to show. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+export function jsonResponse(
+  body: unknown,
+  status: number,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { ...corsHeaders, "content-type": "application/json; charset=utf-8", ...headers },
+  });
+}
+
+export function errorResponse(err: HttpError, requestId: string): Response {
+  const body: { error: string; name?: string } = { error: err.message };
+  if (err.field) body.name = err.field;
+  return jsonResponse(body, err.status, { ...err.headers, "x-request-id": requestId });
+}
+
+/** The caller's request id when it is sane, else a fresh one. */
+export function requestIdOf(req: Request): string {
+  const given = req.headers.get("x-request-id");
+  return given && /^[A-Za-z0-9._:-]{8,128}$/.test(given) ? given : crypto.randomUUID();
+}
+
+/** Reads a JSON body of at most `maxBytes`, without buffering more than that. */
+export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
+  const tooLarge = () =>
+    new HttpError(413, `Request body is larger than ${Math.floor(maxBytes / 1024)} KiB`);
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw tooLarge();
+  if (!req.body) throw new HttpError(400, "Request body must be a JSON object");
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of req.body) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "Request body is not valid UTF-8");
+  }
+  if (!text.trim()) throw new HttpError(400, "Request body must be a JSON object");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "Request body is not valid JSON");
+  }
+}

@@ -1,0 +1,49 @@
+// Interview tokens: short JWTs that carry one enrolment into one interview attempt. Signed with
+// an asymmetric key (Ed25519 by default) whose `kid` lets keys rotate; only the `jti` is stored.
+import { importJWK, type JWK, SignJWT } from "jose";
+
+export interface InterviewTokenClaims {
+  jti: string;
+  enrolmentId: string;
+  merchantId: string;
+  interviewId: string;
+  positionId: string | null;
+  isTest: boolean;
+  hideMenu: boolean;
+  hideIframe: boolean;
+  expiresAt: Date;
+}
+
+export interface InterviewTokenSigner {
+  sign(claims: InterviewTokenClaims): Promise<string>;
+}
+
+export function createInterviewTokenSigner(
+  jwk: JWK,
+  options: { issuer: string; audience: string },
+): InterviewTokenSigner {
+  const alg = jwk.alg ?? (jwk.kty === "OKP" ? "EdDSA" : "ES256");
+  const key = importJWK(jwk, alg);
+  return {
+    async sign(claims) {
+      const now = Math.floor(Date.now() / 1000);
+      const payload: Record<string, unknown> = {
+        merchant_id: claims.merchantId,
+        interview_id: claims.interviewId,
+        is_test: claims.isTest,
+      };
+      if (claims.positionId) payload.position_id = claims.positionId;
+      if (claims.hideMenu) payload.view_hm = true;
+      if (claims.hideIframe) payload.view_hi = true;
+      return await new SignJWT(payload)
+        .setProtectedHeader({ alg, kid: jwk.kid, typ: "JWT" })
+        .setIssuer(options.issuer)
+        .setAudience(options.audience)
+        .setSubject(claims.enrolmentId)
+        .setJti(claims.jti)
+        .setIssuedAt(now)
+        .setExpirationTime(Math.floor(claims.expiresAt.getTime() / 1000))
+        .sign(await key);
+    },
+  };
+}

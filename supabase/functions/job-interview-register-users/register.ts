@@ -1,0 +1,113 @@
+// Registers a validated request: checks each row's email, sends the batch to the database in one
+// RPC (which authorises the caller and upserts every enrolment in one transaction), then signs
+// one interview token per registered row and shapes the published response.
+import type { SupabaseClient } from "@supabase/supabase-js";
+import type { Caller } from "../_shared/auth.ts";
+import type { Config } from "../_shared/config.ts";
+import { callRpc } from "../_shared/db.ts";
+import { HttpError } from "../_shared/http.ts";
+import type { InterviewTokenSigner } from "../_shared/interview_token.ts";
+import { checkEmail } from "./email_address.ts";
+import { interviewUrl } from "./interview_url.ts";
+import type { RegisterRequest } from "./schema.ts";
+
+export interface ResultRow {
+  name: string | null;
+  email: unknown;
+  external_id: string | null;
+  result: string;
+  interview_url?: string;
+  profile_interview_id?: string;
+  expires_at?: string;
+}
+
+type RpcRow =
+  | { i: number; error: string }
+  | { i: number; profile_interview_id: string; jti: string };
+
+interface RpcOutcome {
+  error?: { status: number; message: string; name?: string };
+  merchant_id: string;
+  interview: { interview_def_set_id: string; position_def_set_id: string | null };
+  frontend_domain: string | null;
+  expires_at: string;
+  rows: RpcRow[];
+}
+
+export interface Registration {
+  merchantId: string;
+  rows: ResultRow[];
+}
+
+export interface RegisterDeps {
+  cfg: Config;
+  db: SupabaseClient;
+  signer: InterviewTokenSigner;
+}
+
+export async function registerUsers(
+  deps: RegisterDeps,
+  caller: Caller,
+  request: RegisterRequest,
+): Promise<Registration> {
+  const rows: ResultRow[] = request.users.map((user) => ({
+    name: user.name ?? null,
+    email: user.email ?? null,
+    external_id: user.external_id ?? null,
+    result: "",
+  }));
+
+  const batch: { i: number; name: string | null; email: string; external_id: string | null }[] = [];
+  request.users.forEach((user, i) => {
+    const check = checkEmail(user.email);
+    if (check.ok) {
+      batch.push({
+        i,
+        name: user.name ?? null,
+        email: check.email,
+        external_id: user.external_id ?? null,
+      });
+    } else {
+      rows[i].result = `Error: ${check.reason}`;
+    }
+  });
+
+  const outcome = await callRpc<RpcOutcome>(deps.db, "register_interview_users", {
+    p_caller_id: caller.kind === "user" ? caller.userId : null,
+    p_merchant_id: request.merchant_id ?? null,
+    p_interview_id: request.interview_id,
+    p_is_test: request.is_test,
+    p_users: batch,
+    p_token_ttl_seconds: deps.cfg.interviewTokenTtlSeconds,
+  }, deps.cfg.dbTimeoutMs);
+  if (outcome.error) {
+    throw new HttpError(outcome.error.status, outcome.error.message, outcome.error.name);
+  }
+
+  const expiresAt = new Date(outcome.expires_at);
+  const frontendUrl = outcome.frontend_domain ?? deps.cfg.interviewFrontendUrl;
+  const view = { hideMenu: request.hide_menu, hideIframe: request.hide_iframe };
+  await Promise.all(outcome.rows.map(async (row) => {
+    const target = rows[row.i];
+    if ("error" in row) {
+      target.result = `Error: ${row.error}`;
+      return;
+    }
+    const token = await deps.signer.sign({
+      jti: row.jti,
+      enrolmentId: row.profile_interview_id,
+      merchantId: outcome.merchant_id,
+      interviewId: outcome.interview.interview_def_set_id,
+      positionId: outcome.interview.position_def_set_id,
+      isTest: request.is_test,
+      ...view,
+      expiresAt,
+    });
+    target.result = "ok";
+    target.interview_url = interviewUrl(frontendUrl, request.interview_id, token, view);
+    target.profile_interview_id = row.profile_interview_id;
+    target.expires_at = expiresAt.toISOString();
+  }));
+
+  return { merchantId: outcome.merchant_id, rows };
+}

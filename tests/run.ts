@@ -1,0 +1,57 @@
+// The whole test suite, as CI runs it: formatting, lint and type checks, then every test against
+// a stack of its own (fresh database, free ports), torn down afterwards whatever happens.
+import { startStack } from "../stack/stack.ts";
+
+const deno = Deno.execPath();
+const root = new URL("../", import.meta.url).pathname;
+
+async function run(label: string, args: string[], env: Record<string, string> = {}) {
+  console.log(`\n== ${label}: deno ${args.join(" ")}`);
+  const child = new Deno.Command(deno, {
+    args,
+    cwd: root,
+    env,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let output = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of child.stdout) {
+    await Deno.stdout.write(chunk);
+    output += decoder.decode(chunk, { stream: true });
+  }
+  const status = await child.status;
+  return { ok: status.success, output };
+}
+
+const checks = [
+  await run("format", ["fmt", "--check"]),
+  await run("lint", ["lint"]),
+  await run("types", ["check", "."]),
+];
+const checksFailed = checks.filter((check) => !check.ok).length;
+
+const logDir = await Deno.makeTempDir({ prefix: "jm-test-logs-" });
+console.log("\n== starting a test stack");
+const stack = await startStack({ label: "test", apiPort: 0, logDir });
+let result;
+try {
+  const filter = Deno.args.length ? Deno.args : ["tests/"];
+  result = await run("tests", ["test", "-A", "--no-check", ...filter], {
+    TEST_STACK: JSON.stringify({ info: stack.info, keys: stack.keys }),
+  });
+} finally {
+  await stack.stop();
+}
+
+// Deno prints "ok | N passed | N failed"; restate it in the plain form CI reads.
+const summary = /(\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed/.exec(result.output);
+const passed = Number(summary?.[1] ?? 0);
+const failed = Number(summary?.[3] ?? (result.ok ? 0 : 1)) + checksFailed;
+if (!result.ok || checksFailed) {
+  console.log(`\nlogs of the test stack: ${logDir}`);
+} else {
+  await Deno.remove(logDir, { recursive: true }).catch(() => {});
+}
+console.log(`\n${passed} passed, ${failed} failed`);
+Deno.exit(result.ok && !checksFailed && passed > 0 ? 0 : 1);
