@@ -6,8 +6,9 @@ import { splitStatements } from "./sql_statements.ts";
 
 const root = new URL("../", import.meta.url);
 
-export async function migrationFiles(): Promise<URL[]> {
-  const dir = new URL("supabase/migrations/", root);
+export async function migrationFiles(
+  dir = new URL("supabase/migrations/", root),
+): Promise<URL[]> {
   const names: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
     if (entry.isFile && entry.name.endsWith(".sql")) names.push(entry.name);
@@ -16,7 +17,9 @@ export async function migrationFiles(): Promise<URL[]> {
 }
 
 async function applyFile(sql: postgres.Sql, file: URL): Promise<void> {
-  const path = file.pathname.slice(root.pathname.length);
+  const path = file.pathname.startsWith(root.pathname)
+    ? file.pathname.slice(root.pathname.length)
+    : file.pathname;
   const statements = splitStatements(await Deno.readTextFile(file));
   // One transaction per file: a failing migration leaves nothing of itself behind.
   await sql.begin(async (tx) => {
@@ -33,13 +36,16 @@ async function applyFile(sql: postgres.Sql, file: URL): Promise<void> {
   });
 }
 
-export async function migrate(databaseUrl: string, options: { seed?: boolean } = {}) {
+export async function migrate(
+  databaseUrl: string,
+  options: { seed?: boolean; migrationsDir?: URL } = {},
+) {
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
   try {
     const [{ has_auth }] = await sql<{ has_auth: boolean }[]>`
       select exists (select 1 from pg_namespace where nspname = 'auth') as has_auth`;
     if (!has_auth) await applyFile(sql, new URL("stack/bootstrap.sql", root));
-    for (const file of await migrationFiles()) await applyFile(sql, file);
+    for (const file of await migrationFiles(options.migrationsDir)) await applyFile(sql, file);
     if (options.seed ?? true) await applyFile(sql, new URL("supabase/seed.sql", root));
   } finally {
     await sql.end();

@@ -12,11 +12,10 @@ export function splitStatements(script: string): Statement[] {
   let i = 0;
   const push = (end: number) => {
     const raw = script.slice(start, end);
-    const text = raw.trim();
-    if (text && !/^(\s|--[^\n]*(\n|$))*$/.test(text)) {
-      const lead = raw.length - raw.trimStart().length;
-      out.push({ text, line: script.slice(0, start + lead).split("\n").length });
-    }
+    // Leading blank lines and line comments belong to no statement.
+    const lead = /^(\s|--[^\n]*(\n|$))*/.exec(raw)![0].length;
+    const text = raw.slice(lead).trim();
+    if (text) out.push({ text, line: script.slice(0, start + lead).split("\n").length });
     start = end + 1;
   };
   while (i < script.length) {
