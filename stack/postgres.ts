@@ -66,8 +66,7 @@ function asPostgresUser(cmd: string, args: string[]): Deno.Command {
 
 async function startPrivateCluster(): Promise<{ serverUrl: string; stop(): Promise<void> }> {
   const initdb = await findPgBin("initdb");
-  const server = await findPgBin("postgres");
-  if (!initdb || !server) {
+  if (!initdb) {
     throw new Error(
       "no PostgreSQL found: set DATABASE_URL, start a server on 127.0.0.1:5432, or install " +
         "PostgreSQL so that a private cluster can be created (initdb and postgres)",
@@ -90,25 +89,27 @@ async function startPrivateCluster(): Promise<{ serverUrl: string; stop(): Promi
     throw new Error(`initdb failed: ${new TextDecoder().decode(init.stderr)}`);
   }
   const port = freePort();
-  const child = asPostgresUser(server, [
+  const pgCtl = await findPgBin("pg_ctl") ?? "pg_ctl";
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  const started = await asPostgresUser(pgCtl, [
     "-D",
     `${dir}/data`,
-    "-p",
-    String(port),
-    "-k",
-    dir,
-    "-c",
-    "listen_addresses=127.0.0.1",
-    "-c",
-    "fsync=off",
-  ]).spawn();
+    "-o",
+    options,
+    "-l",
+    `${dir}/postgres.log`,
+    "-w",
+    "start",
+  ]).output();
   const stop = async () => {
-    try {
-      child.kill("SIGINT");
-    } catch { /* already gone */ }
-    await child.status;
+    await asPostgresUser(pgCtl, ["-D", `${dir}/data`, "-m", "fast", "-w", "stop"]).output();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
+  if (!started.success) {
+    const log = await Deno.readTextFile(`${dir}/postgres.log`).catch(() => "");
+    await stop();
+    throw new Error(`the private PostgreSQL cluster did not start:\n${log}`);
+  }
   try {
     await waitFor("private PostgreSQL cluster", () => portAnswers("127.0.0.1", port), 30_000);
   } catch (err) {
