@@ -1,0 +1,44 @@
+// Without SUPABASE_JWKS the function fetches the project's JWKS from /auth/v1 and caches it.
+import assert from "node:assert/strict";
+import { loadConfig } from "../../supabase/functions/_shared/config.ts";
+import { createHandler } from "../../supabase/functions/job-interview-register-users/handler.ts";
+import { functionEnvironment } from "../../stack/stack.ts";
+import { info, keys, seed, tokenFor, uniqueEmail } from "../support/stack.ts";
+
+function configFromStack() {
+  const env = functionEnvironment(info, keys);
+  const saved = new Map(Object.keys(env).map((name) => [name, Deno.env.get(name)]));
+  try {
+    for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
+    Deno.env.delete("SUPABASE_JWKS");
+    return loadConfig();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, value);
+    }
+  }
+}
+
+Deno.test("user tokens verify against the JWKS served under /auth/v1", async () => {
+  const cfg = configFromStack();
+  assert.equal(cfg.jwks, null);
+  const handle = createHandler(cfg);
+  const send = async () =>
+    handle(
+      new Request("http://functions.test/job-interview-register-users", {
+        method: "POST",
+        headers: { authorization: `Bearer ${await tokenFor("owner")}` },
+        body: JSON.stringify({
+          users: [{ email: uniqueEmail("jwks") }],
+          interview_id: seed.activeInterview,
+        }),
+      }),
+    );
+  const first = await send();
+  assert.equal(first.status, 200, await first.clone().text());
+  assert.equal((await first.json())[0].result, "ok");
+  const second = await send();
+  assert.equal(second.status, 200);
+  await second.body?.cancel();
+});
