@@ -1,5 +1,6 @@
 -- Registration of candidates: the record of every minted interview token (never the token
--- itself) and the one SQL function that registers a whole batch in one transaction.
+-- itself), the outbox of invitation emails, and the one SQL function that registers a whole
+-- batch, with its emails, in one transaction.
 
 create table public.interview_token (
   jti uuid primary key default gen_random_uuid(),
@@ -24,6 +25,51 @@ revoke insert, update, delete, truncate on public.interview_token from authentic
 create policy interview_token_select_staff on public.interview_token for select to authenticated
   using (public.can_see(merchant_id));
 
+-- One row per invitation email to send. Written in the registration's transaction, so an
+-- accepted registration always has its email recorded; sent by the dispatcher, which claims rows
+-- with `for update skip locked`. The email's link has its own token record (`token_jti`), signed
+-- when the email is sent: Ed25519 signatures are deterministic, so a retry renders the same bytes.
+create type public.email_status as enum ('pending', 'sending', 'sent', 'failed');
+
+create table public.email_outbox (
+  id uuid primary key default gen_random_uuid(),
+  merchant_id uuid not null references public.merchant (id) on delete cascade,
+  profile_interview_id uuid not null references public.profile_interview (id) on delete cascade,
+  token_jti uuid not null references public.interview_token (jti) on delete cascade,
+  -- The id the caller registered with (an interview or a position), for the link.
+  link_interview_id uuid not null,
+  view_hm boolean not null default false,
+  view_hi boolean not null default false,
+  status public.email_status not null default 'pending',
+  attempts smallint not null default 0 check (attempts >= 0),
+  next_attempt_at timestamptz not null default now(),
+  -- A claimed row belongs to its sender until then; after that another sender may take it.
+  locked_until timestamptz,
+  -- Idempotency key of the provider call that carried the row, kept while its outcome is unknown.
+  batch_key text,
+  provider_id text,
+  last_error text check (length(last_error) <= 1000),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  sent_at timestamptz
+);
+-- At most one unsent invitation per enrolment: asking again while one waits sends one email.
+create unique index email_outbox_one_unsent_idx on public.email_outbox (profile_interview_id)
+  where status in ('pending', 'sending');
+create index email_outbox_due_idx on public.email_outbox (next_attempt_at)
+  where status in ('pending', 'sending');
+create index email_outbox_merchant_idx on public.email_outbox (merchant_id);
+create index email_outbox_token_idx on public.email_outbox (token_jti);
+
+create trigger email_outbox_touch before update on public.email_outbox
+  for each row execute function public.touch_updated_at();
+
+alter table public.email_outbox enable row level security;
+revoke all on public.email_outbox from anon;
+revoke insert, update, delete, truncate on public.email_outbox from authenticated;
+create policy email_outbox_select_staff on public.email_outbox for select to authenticated
+  using (public.can_see(merchant_id));
+
 -- register_interview_users: authorises the caller, resolves the merchant and the interview (or
 -- position), and upserts every candidate of the batch with a token record, all in one
 -- transaction and one round trip. Called only by the endpoint with the service role, which has
@@ -36,7 +82,9 @@ create function public.register_interview_users(
   p_interview_id uuid,
   p_is_test boolean,
   p_users jsonb,
-  p_token_ttl_seconds integer
+  p_token_ttl_seconds integer,
+  p_send_email boolean default false,
+  p_view jsonb default '{}'::jsonb
 ) returns jsonb
 language plpgsql
 security invoker
@@ -50,6 +98,7 @@ declare
   v_position public.position_def_set;
   v_headroom integer;
   v_expires_at timestamptz;
+  v_send_email boolean;
   v_rows jsonb;
 begin
   if p_token_ttl_seconds is null or p_token_ttl_seconds < 60 then
@@ -157,6 +206,10 @@ begin
     coalesce(v_interview.interview_available_till, 'infinity'::timestamptz)
   );
 
+  -- Test enrolments and merchants with candidate emails off get no email.
+  v_send_email := coalesce(p_send_email, false) and not p_is_test
+    and v_merchant.candidate_emails_enabled;
+
   -- The batch, set-wise: first row of an email wins; new real enrolments draw on the headroom in
   -- input order; accepted rows are upserted and each gets a token record.
   with input as (
@@ -214,6 +267,27 @@ begin
     from upserted u
     returning jti, profile_interview_id
   ),
+  email_tokens as (
+    insert into public.interview_token (
+      profile_interview_id, merchant_id, interview_def_set_id, position_def_set_id, is_test,
+      expires_at
+    )
+    select u.id, v_merchant_id, v_interview.id, v_position.id, false, v_expires_at
+    from upserted u
+    where v_send_email
+    returning jti, profile_interview_id
+  ),
+  queued as (
+    insert into public.email_outbox (
+      merchant_id, profile_interview_id, token_jti, link_interview_id, view_hm, view_hi
+    )
+    select v_merchant_id, et.profile_interview_id, et.jti, p_interview_id,
+      coalesce((p_view ->> 'hide_menu')::boolean, false),
+      coalesce((p_view ->> 'hide_iframe')::boolean, false)
+    from email_tokens et
+    on conflict (profile_interview_id) where status in ('pending', 'sending') do nothing
+    returning id, profile_interview_id
+  ),
   counted as (
     update public.merchant m
     set invitations_sent = m.invitations_sent + (select count(*) from accepted a where a.draws)
@@ -223,14 +297,17 @@ begin
     case
       when r.seen > 1 then jsonb_build_object('i', r.i, 'error', 'duplicate email in this request')
       when u.id is null then jsonb_build_object('i', r.i, 'error', 'invitation limit reached')
-      else jsonb_build_object('i', r.i, 'profile_interview_id', u.id, 'jti', t.jti)
+      else jsonb_build_object('i', r.i, 'profile_interview_id', u.id, 'jti', t.jti,
+        'email', case when not v_send_email then 'skipped' else 'queued' end,
+        'email_outbox_id', q.id)
     end
     order by r.i
   )
   into v_rows
   from ranked r
   left join upserted u on u.email_key = lower(r.email) and r.seen = 1
-  left join tokens t on t.profile_interview_id = u.id;
+  left join tokens t on t.profile_interview_id = u.id
+  left join queued q on q.profile_interview_id = u.id;
 
   return jsonb_build_object(
     'merchant_id', v_merchant_id,
@@ -247,7 +324,7 @@ begin
 end
 $$;
 
-revoke execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb, integer)
-  from public, anon, authenticated;
-grant execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb, integer)
-  to service_role;
+revoke execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb,
+  integer, boolean, jsonb) from public, anon, authenticated;
+grant execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb,
+  integer, boolean, jsonb) to service_role;

@@ -24,6 +24,16 @@ function testConfig(overrides: Partial<Config> = {}): Config {
     maxUsersPerRequest: 3,
     maxBodyBytes: 2048,
     dbTimeoutMs: 2000,
+    email: {
+      apiKey: null,
+      baseUrl: undefined,
+      fromAddress: "invitations@example.com",
+      sendBudgetMs: 100,
+      timeoutMs: 1000,
+      maxAttempts: 3,
+      retryBaseMs: 100,
+      leaseMs: 5000,
+    },
     ...overrides,
   };
 }

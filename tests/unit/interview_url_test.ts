@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { interviewUrl } from "../../supabase/functions/job-interview-register-users/interview_url.ts";
+import { interviewUrl } from "../../supabase/functions/_shared/interview_url.ts";
 
 Deno.test("builds the published URL shape with encoded parameters", () => {
   const url = interviewUrl(

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  describeIssue,
-  registerRequestSchema,
-} from "../../supabase/functions/job-interview-register-users/schema.ts";
+import { describeIssue } from "../../supabase/functions/_shared/validation.ts";
+import { registerRequestSchema } from "../../supabase/functions/job-interview-register-users/schema.ts";
 
 const schema = registerRequestSchema(1000);
 const base = { users: [{ email: "a@b.co" }], interview_id: "04e09fa5-3fb8-4236-b37d-fca2bcd1cb66" };

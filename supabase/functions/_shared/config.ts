@@ -22,6 +22,21 @@ export interface Config {
   maxUsersPerRequest: number;
   maxBodyBytes: number;
   dbTimeoutMs: number;
+  email: EmailConfig;
+}
+
+export interface EmailConfig {
+  /** Resend API key; without one, invitations wait in the outbox. */
+  apiKey: string | null;
+  /** Resend's API base URL; the local stack points it at its inbox. */
+  baseUrl: string | undefined;
+  fromAddress: string;
+  /** How long the register endpoint waits for its emails before answering "queued". */
+  sendBudgetMs: number;
+  timeoutMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  leaseMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -91,6 +106,16 @@ export function loadConfig(): Config {
     maxUsersPerRequest: integer("REGISTER_MAX_USERS", 1000, 1, 10_000),
     maxBodyBytes: integer("REGISTER_MAX_BODY_BYTES", 1024 * 1024, 1024, 16 * 1024 * 1024),
     dbTimeoutMs: integer("DB_TIMEOUT_MS", 15_000, 100, 120_000),
+    email: {
+      apiKey: env("RESEND_API_KEY") ?? null,
+      baseUrl: env("RESEND_BASE_URL")?.replace(/\/+$/, ""),
+      fromAddress: env("EMAIL_FROM_ADDRESS") ?? "invitations@jobmojito.com",
+      sendBudgetMs: integer("EMAIL_SEND_BUDGET_MS", 2_500, 0, 60_000),
+      timeoutMs: integer("EMAIL_SEND_TIMEOUT_MS", 10_000, 100, 60_000),
+      maxAttempts: integer("EMAIL_MAX_ATTEMPTS", 8, 1, 50),
+      retryBaseMs: integer("EMAIL_RETRY_BASE_MS", 30_000, 10, 3_600_000),
+      leaseMs: integer("EMAIL_LEASE_MS", 120_000, 1_000, 3_600_000),
+    },
   };
 }
 

@@ -47,12 +47,20 @@ export function requestIdOf(req: Request): string {
 }
 
 /** Reads a JSON body of at most `maxBytes`, without buffering more than that. */
-export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
+export async function readJsonBody(
+  req: Request,
+  maxBytes: number,
+  options: { emptyAs?: unknown } = {},
+): Promise<unknown> {
   const tooLarge = () =>
     new HttpError(413, `Request body is larger than ${Math.floor(maxBytes / 1024)} KiB`);
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > maxBytes) throw tooLarge();
-  if (!req.body) throw new HttpError(400, "Request body must be a JSON object");
+  const empty = () => {
+    if ("emptyAs" in options) return options.emptyAs;
+    throw new HttpError(400, "Request body must be a JSON object");
+  };
+  if (!req.body) return empty();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of req.body) {
@@ -72,7 +80,7 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
   } catch {
     throw new HttpError(400, "Request body is not valid UTF-8");
   }
-  if (!text.trim()) throw new HttpError(400, "Request body must be a JSON object");
+  if (!text.trim()) return empty();
   try {
     return JSON.parse(text);
   } catch {

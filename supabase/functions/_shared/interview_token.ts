@@ -12,6 +12,8 @@ export interface InterviewTokenClaims {
   hideMenu: boolean;
   hideIframe: boolean;
   expiresAt: Date;
+  /** Seconds since the epoch; a fixed value makes the token reproducible (Ed25519 is deterministic). */
+  issuedAt?: number;
 }
 
 export interface InterviewTokenSigner {
@@ -26,7 +28,7 @@ export function createInterviewTokenSigner(
   const key = importJWK(jwk, alg);
   return {
     async sign(claims) {
-      const now = Math.floor(Date.now() / 1000);
+      const issuedAt = claims.issuedAt ?? Math.floor(Date.now() / 1000);
       const payload: Record<string, unknown> = {
         merchant_id: claims.merchantId,
         interview_id: claims.interviewId,
@@ -41,7 +43,7 @@ export function createInterviewTokenSigner(
         .setAudience(options.audience)
         .setSubject(claims.enrolmentId)
         .setJti(claims.jti)
-        .setIssuedAt(now)
+        .setIssuedAt(issuedAt)
         .setExpirationTime(Math.floor(claims.expiresAt.getTime() / 1000))
         .sign(await key);
     },

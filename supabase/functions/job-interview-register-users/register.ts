@@ -1,14 +1,15 @@
 // Registers a validated request: checks each row's email, sends the batch to the database in one
 // RPC (which authorises the caller and upserts every enrolment in one transaction), then signs
 // one interview token per registered row and shapes the published response.
-import type { SupabaseClient } from "@supabase/supabase-js";
 import type { Caller } from "../_shared/auth.ts";
-import type { Config } from "../_shared/config.ts";
 import { callRpc } from "../_shared/db.ts";
 import { HttpError } from "../_shared/http.ts";
-import type { InterviewTokenSigner } from "../_shared/interview_token.ts";
+import { runInBackground, within } from "../_shared/background.ts";
+import type { EmailOutcome } from "../_shared/email/dispatch.ts";
+import { logEvent } from "../_shared/log.ts";
+import type { Services } from "../_shared/services.ts";
 import { checkEmail } from "./email_address.ts";
-import { interviewUrl } from "./interview_url.ts";
+import { interviewUrl } from "../_shared/interview_url.ts";
 import type { RegisterRequest } from "./schema.ts";
 
 export interface ResultRow {
@@ -19,11 +20,19 @@ export interface ResultRow {
   interview_url?: string;
   profile_interview_id?: string;
   expires_at?: string;
+  email_status?: "sent" | "queued" | "failed" | "skipped";
+  email_error?: string;
 }
 
 type RpcRow =
   | { i: number; error: string }
-  | { i: number; profile_interview_id: string; jti: string };
+  | {
+    i: number;
+    profile_interview_id: string;
+    jti: string;
+    email: "skipped" | "queued";
+    email_outbox_id: string | null;
+  };
 
 interface RpcOutcome {
   error?: { status: number; message: string; name?: string };
@@ -39,10 +48,24 @@ export interface Registration {
   rows: ResultRow[];
 }
 
-export interface RegisterDeps {
-  cfg: Config;
-  db: SupabaseClient;
-  signer: InterviewTokenSigner;
+export type RegisterDeps = Pick<Services, "cfg" | "db" | "signer" | "dispatcher">;
+
+/**
+ * Sends the emails this request queued, waiting at most the configured budget; what is not
+ * settled by then goes on in the background and, failing that, with the dispatcher.
+ */
+async function sendInvitations(
+  deps: RegisterDeps,
+  outboxIds: string[],
+): Promise<Map<string, EmailOutcome>> {
+  if (!outboxIds.length) return new Map();
+  const sending = deps.dispatcher.sendQueued(outboxIds).catch((err) => {
+    logEvent("warn", { msg: "invitation emails left queued", error: String(err) });
+    return undefined;
+  });
+  runInBackground(sending);
+  const summary = await within(sending, deps.cfg.email.sendBudgetMs);
+  return summary?.outcomes ?? new Map();
 }
 
 export async function registerUsers(
@@ -79,6 +102,8 @@ export async function registerUsers(
     p_is_test: request.is_test,
     p_users: batch,
     p_token_ttl_seconds: deps.cfg.interviewTokenTtlSeconds,
+    p_send_email: request.send_email ?? request.type === "invitation",
+    p_view: { hide_menu: request.hide_menu, hide_iframe: request.hide_iframe },
   }, deps.cfg.dbTimeoutMs);
   if (outcome.error) {
     throw new HttpError(outcome.error.status, outcome.error.message, outcome.error.name);
@@ -108,6 +133,18 @@ export async function registerUsers(
     target.profile_interview_id = row.profile_interview_id;
     target.expires_at = expiresAt.toISOString();
   }));
+
+  const queued = outcome.rows.flatMap((row) =>
+    "email_outbox_id" in row && row.email_outbox_id ? [row.email_outbox_id] : []
+  );
+  const emailOutcomes = await sendInvitations(deps, queued);
+  for (const row of outcome.rows) {
+    if ("error" in row) continue;
+    const target = rows[row.i];
+    const sent = row.email_outbox_id ? emailOutcomes.get(row.email_outbox_id) : undefined;
+    target.email_status = row.email === "skipped" ? "skipped" : sent?.status ?? "queued";
+    if (sent?.status === "failed" && sent.error) target.email_error = sent.error;
+  }
 
   return { merchantId: outcome.merchant_id, rows };
 }

@@ -41,15 +41,3 @@ export function registerRequestSchema(maxUsers: number) {
 
 export type RegisterRequest = z.infer<ReturnType<typeof registerRequestSchema>>;
 export type RegisterUser = z.infer<typeof registerUserSchema>;
-
-/** The first problem, as `{message, field}`, with the field as a path like `users[2].name`. */
-export function describeIssue(error: z.ZodError): { message: string; field?: string } {
-  const issue = error.issues[0];
-  const field = issue.path.reduce<string>(
-    (acc, part) =>
-      typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part),
-    "",
-  );
-  if (!field) return { message: issue.message };
-  return { message: `${field} ${issue.message}`, field };
-}
