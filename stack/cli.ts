@@ -16,6 +16,7 @@ const statePath = `${stateDir}/stack.json`;
 const logDir = `${stateDir}/logs`;
 const daemonLog = `${logDir}/stack.log`;
 const API_PORT = 54321;
+const MAIL_PORT = 54324;
 
 interface State {
   pid: number;
@@ -52,7 +53,13 @@ function printStatus(info: StackInfo): void {
 }
 
 async function serve(): Promise<void> {
-  const stack = await startStack({ label: "local", apiPort: API_PORT, logDir });
+  const stack = await startStack({
+    label: "local",
+    apiPort: API_PORT,
+    mailPort: MAIL_PORT,
+    dispatchIntervalMs: 5_000,
+    logDir,
+  });
   const state: State = { pid: Deno.pid, info: stack.info, keys: stack.keys };
   await Deno.writeTextFile(statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
   console.log(`stack ready at ${stack.info.API_URL}`);

@@ -16,6 +16,8 @@ export interface StackKeys {
   authJwks: { keys: JWK[] };
   /** Private Ed25519 JWK that signs interview tokens. */
   interviewSigningKey: JWK;
+  /** What the functions send to the local Resend stand-in. */
+  resendApiKey: string;
 }
 
 function randomToken(bytes: number): string {
@@ -58,6 +60,7 @@ export async function generateStackKeys(): Promise<StackKeys> {
     authSigningKey,
     authJwks: { keys: [publicJwk(authSigningKey)] },
     interviewSigningKey: await privateJwk("EdDSA", `interview-${randomToken(4)}`),
+    resendApiKey: `re_local_${randomToken(12)}`,
   };
 }
 

@@ -2,6 +2,7 @@
 // the functions, and the gateway that makes them one Supabase-like API. Whatever fails half-way
 // is torn down again.
 import { startGateway } from "./gateway.ts";
+import { startMailInbox } from "./mail_inbox.ts";
 import { generateStackKeys, postgrestJwks, publicJwk, type StackKeys } from "./keys.ts";
 import { migrate } from "./migrate.ts";
 import { assertPortFree, freePort, pipeToLog, waitFor } from "./ports.ts";
@@ -13,6 +14,10 @@ export interface StackOptions {
   label: string;
   /** Gateway port; 0 picks a free one. */
   apiPort: number;
+  /** Mail inbox (Resend stand-in) port; 0 picks a free one. */
+  mailPort: number;
+  /** How often the stack runs the email dispatch; 0 never (tests run it themselves). */
+  dispatchIntervalMs: number;
   /** Folder for the stack's logs. */
   logDir: string;
   /** Extra environment for the functions (overrides the defaults). */
@@ -31,6 +36,7 @@ export interface StackInfo {
   SERVICE_ROLE_KEY: string;
   PUBLISHABLE_KEY: string;
   SECRET_KEY: string;
+  MAILPIT_URL: string;
   LOG_DIR: string;
 }
 
@@ -41,7 +47,7 @@ export interface Stack {
 }
 
 export function functionEnvironment(
-  info: Pick<StackInfo, "API_URL" | "DB_URL">,
+  info: Pick<StackInfo, "API_URL" | "DB_URL" | "MAILPIT_URL">,
   keys: StackKeys,
 ): Record<string, string> {
   return {
@@ -57,6 +63,26 @@ export function functionEnvironment(
     INTERVIEW_TOKEN_SIGNING_KEY: JSON.stringify(keys.interviewSigningKey),
     INTERVIEW_TOKEN_PUBLIC_KEYS: JSON.stringify({ keys: [publicJwk(keys.interviewSigningKey)] }),
     INTERVIEW_FRONTEND_URL: "http://localhost:3000",
+    RESEND_API_KEY: keys.resendApiKey,
+    RESEND_BASE_URL: info.MAILPIT_URL,
+    EMAIL_FROM_ADDRESS: "invitations@mail.jobmojito.test",
+  };
+}
+
+/** Runs the email dispatch on a timer, as pg_cron does on Supabase; returns its stop. */
+function runDispatchTimer(info: StackInfo, intervalMs: number): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = fetch(`${info.FUNCTIONS_URL}/job-interview-email-dispatch`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${info.SECRET_KEY}`, "content-type": "application/json" },
+      body: "{}",
+    }).then((res) => res.body?.cancel()).catch(() => {}).finally(() => running = null);
+  }, intervalMs);
+  return async () => {
+    clearInterval(timer);
+    await running;
   };
 }
 
@@ -112,6 +138,8 @@ function openLog(path: string): Promise<Deno.FsFile> {
 export async function startStack(options: StackOptions): Promise<Stack> {
   const apiPort = options.apiPort || freePort();
   assertPortFree(apiPort, "API gateway");
+  const mailPort = options.mailPort || freePort();
+  assertPortFree(mailPort, "mail inbox");
   await Deno.mkdir(options.logDir, { recursive: true });
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -131,6 +159,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       postgrestLog.close();
     });
 
+    const inbox = startMailInbox({ port: mailPort, apiKey: keys.resendApiKey });
+    stops.push(() => inbox.shutdown());
+
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const info: StackInfo = {
       API_URL: apiUrl,
@@ -144,6 +175,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       SERVICE_ROLE_KEY: keys.serviceRoleKey,
       PUBLISHABLE_KEY: keys.publishableKey,
       SECRET_KEY: keys.secretKey,
+      MAILPIT_URL: `http://127.0.0.1:${mailPort}`,
       LOG_DIR: options.logDir,
     };
 
@@ -167,6 +199,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await res?.body?.cancel();
       return res?.ok ?? false;
     });
+    if (options.dispatchIntervalMs > 0) {
+      stops.push(runDispatchTimer(info, options.dispatchIntervalMs));
+    }
     return { info, keys, stop: stopAll };
   } catch (err) {
     await stopAll();

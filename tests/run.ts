@@ -33,7 +33,15 @@ const checksFailed = checks.filter((check) => !check.ok).length;
 
 const logDir = await Deno.makeTempDir({ prefix: "jm-test-logs-" });
 console.log("\n== starting a test stack");
-const stack = await startStack({ label: "test", apiPort: 0, logDir });
+const stack = await startStack({
+  label: "test",
+  apiPort: 0,
+  mailPort: 0,
+  // Tests drive the dispatch themselves, and want retries to come due quickly.
+  dispatchIntervalMs: 0,
+  functionEnv: { EMAIL_RETRY_BASE_MS: "200", EMAIL_SEND_TIMEOUT_MS: "1500" },
+  logDir,
+});
 let result;
 try {
   const filter = Deno.args.length ? Deno.args : ["tests/"];

@@ -1,0 +1,64 @@
+// The local inbox (Resend stand-in) and the outbox behind it, for email tests.
+import type postgres from "postgres";
+import type { StoredEmail } from "../../stack/mail_inbox.ts";
+import { asService, info } from "./stack.ts";
+
+export const inbox = {
+  async clear(): Promise<void> {
+    await fetch(`${info.MAILPIT_URL}/api/faults`, { method: "DELETE" }).then((r) =>
+      r.body?.cancel()
+    );
+    await fetch(`${info.MAILPIT_URL}/api/emails`, { method: "DELETE" }).then((r) =>
+      r.body?.cancel()
+    );
+  },
+  async emails(): Promise<StoredEmail[]> {
+    return await (await fetch(`${info.MAILPIT_URL}/api/emails`)).json();
+  },
+  async calls(): Promise<{ path: string; status: number; idempotency_key: string | null }[]> {
+    return await (await fetch(`${info.MAILPIT_URL}/api/calls`)).json();
+  },
+  async fault(fault: { status?: number; times: number; delay_ms?: number }): Promise<void> {
+    const res = await fetch(`${info.MAILPIT_URL}/api/faults`, {
+      method: "POST",
+      body: JSON.stringify(fault),
+    });
+    await res.body?.cancel();
+  },
+};
+
+export async function dispatch(): Promise<Record<string, number>> {
+  const res = await fetch(`${info.FUNCTIONS_URL}/job-interview-email-dispatch`, {
+    method: "POST",
+    headers: { ...asService, "content-type": "application/json" },
+    body: "{}",
+  });
+  return await res.json();
+}
+
+/** Runs the dispatch until no outbox row of these emails is waiting, as the schedule would. */
+export async function drainOutbox(sql: postgres.Sql, emails: string[], timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  const lowered = emails.map((email) => email.toLowerCase());
+  while (Date.now() < deadline) {
+    const [{ waiting }] = await sql`
+      select count(*)::int as waiting
+      from public.email_outbox o join public.profile_interview e on e.id = o.profile_interview_id
+      where lower(e.email) = any (${lowered}) and o.status in ('pending', 'sending')`;
+    if (waiting === 0) return;
+    await dispatch();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error("the outbox did not drain in time");
+}
+
+/** How many times each address received an email. */
+export function deliveries(emails: StoredEmail[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const email of emails) {
+    for (const to of email.to) {
+      counts.set(to.toLowerCase(), (counts.get(to.toLowerCase()) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
