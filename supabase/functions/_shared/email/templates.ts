@@ -19,7 +19,7 @@ const texts: Record<string, InvitationText> = {
     greeting: "Hello {name},",
     greetingAnonymous: "Hello,",
     intro: "{company} invites you to an AI interview for the role of {interview}. " +
-      "You can take it whenever it suits you; it takes about 20 minutes.",
+      "You can take it whenever it suits you, before the link expires.",
     button: "Start your interview",
     expiry: "This link is personal and can be used once. It expires on {expires}.",
     fallbackLink: "If the button does not work, copy this link into your browser:",
@@ -30,7 +30,7 @@ const texts: Record<string, InvitationText> = {
     greeting: "Hallo {name},",
     greetingAnonymous: "Hallo,",
     intro: "{company} lädt Sie zu einem KI-Interview für die Stelle {interview} ein. " +
-      "Sie können es jederzeit führen; es dauert etwa 20 Minuten.",
+      "Sie können es jederzeit führen, solange der Link gültig ist.",
     button: "Interview starten",
     expiry: "Dieser Link ist persönlich und nur einmal gültig. Er läuft am {expires} ab.",
     fallbackLink:
@@ -42,7 +42,7 @@ const texts: Record<string, InvitationText> = {
     greeting: "Hola {name}:",
     greetingAnonymous: "Hola:",
     intro: "{company} te invita a una entrevista con IA para el puesto de {interview}. " +
-      "Puedes hacerla cuando te venga bien; dura unos 20 minutos.",
+      "Puedes hacerla cuando te venga bien, antes de que caduque el enlace.",
     button: "Empezar la entrevista",
     expiry: "Este enlace es personal y solo se puede usar una vez. Caduca el {expires}.",
     fallbackLink: "Si el botón no funciona, copia este enlace en tu navegador:",
@@ -53,7 +53,7 @@ const texts: Record<string, InvitationText> = {
     greeting: "Bonjour {name},",
     greetingAnonymous: "Bonjour,",
     intro: "{company} vous invite à un entretien avec une IA pour le poste {interview}. " +
-      "Vous pouvez le passer quand vous le souhaitez ; il dure environ 20 minutes.",
+      "Vous pouvez le passer quand vous le souhaitez, avant l'expiration du lien.",
     button: "Commencer l'entretien",
     expiry: "Ce lien est personnel et ne peut être utilisé qu'une fois. Il expire le {expires}.",
     fallbackLink: "Si le bouton ne fonctionne pas, copiez ce lien dans votre navigateur :",
@@ -64,7 +64,7 @@ const texts: Record<string, InvitationText> = {
     greeting: "Dobrý deň, {name},",
     greetingAnonymous: "Dobrý deň,",
     intro: "{company} vás pozýva na pohovor s AI na pozíciu {interview}. " +
-      "Môžete ho absolvovať kedykoľvek; trvá približne 20 minút.",
+      "Môžete ho absolvovať kedykoľvek, kým je odkaz platný.",
     button: "Začať pohovor",
     expiry: "Tento odkaz je osobný a dá sa použiť raz. Platnosť vyprší {expires}.",
     fallbackLink: "Ak tlačidlo nefunguje, skopírujte tento odkaz do prehliadača:",

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import {
+  invitationText,
+  SUPPORTED_LANGUAGES,
+} from "../../supabase/functions/_shared/email/templates.ts";
+import {
+  fromHeader,
+  renderInvitation,
+  singleLine,
+} from "../../supabase/functions/_shared/email/render.ts";
+
+const sample = {
+  candidateName: "Ann",
+  interviewName: "Support",
+  language: "en",
+  companyName: "Acme",
+  brandColor: "#112233",
+  logoUrl: null,
+  url: "https://x.test/interview/take/1/?interview_token=a.b.c&view_hm=true",
+  expiresAt: new Date("2027-01-02T03:04:00Z"),
+};
+
+Deno.test("English plus at least three other languages, regional codes fall back", () => {
+  assert.ok(SUPPORTED_LANGUAGES.includes("en") && SUPPORTED_LANGUAGES.length >= 4);
+  assert.equal(invitationText("de").language, "de");
+  assert.equal(invitationText("fr-CA").language, "fr");
+  assert.equal(invitationText("ja").language, "en");
+  assert.equal(invitationText(null).language, "en");
+});
+
+Deno.test("HTML escapes every interpolated value, the text part keeps it readable", () => {
+  const email = renderInvitation({
+    ...sample,
+    candidateName: `<img src=x onerror="alert(1)">`,
+    companyName: "A&B <Co>",
+    interviewName: "Dev\r\nBcc: evil@example.com",
+  });
+  assert.ok(!email.html.includes("<img src=x"));
+  assert.ok(email.html.includes("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"));
+  assert.ok(email.html.includes("A&amp;B &lt;Co&gt;"));
+  assert.ok(
+    email.html.includes(
+      'href="https://x.test/interview/take/1/?interview_token=a.b.c&amp;view_hm=true"',
+    ),
+  );
+  assert.equal(email.subject, "Your interview for Dev Bcc: evil@example.com at A&B <Co>");
+  assert.ok(email.text.includes(sample.url));
+  assert.ok(email.text.includes("January 2, 2027"));
+});
+
+Deno.test("no external resources are needed; a missing name greets without one", () => {
+  const email = renderInvitation({ ...sample, candidateName: null });
+  assert.ok(!/<img|<link|<script|url\(/i.test(email.html));
+  assert.ok(email.html.includes("Hello,"));
+});
+
+Deno.test("header values are single lines", () => {
+  assert.equal(singleLine("a\r\nb\u2028c\td"), "a b c d");
+  assert.equal(
+    fromHeader('Evil"\r\nBcc: x@y.z <a>', "no-reply@x.test"),
+    '"Evil Bcc: x@y.z a" <no-reply@x.test>',
+  );
+  assert.equal(fromHeader("", "no-reply@x.test"), "no-reply@x.test");
+});
