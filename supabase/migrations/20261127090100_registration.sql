@@ -84,7 +84,8 @@ create function public.register_interview_users(
   p_users jsonb,
   p_token_ttl_seconds integer,
   p_send_email boolean default false,
-  p_view jsonb default '{}'::jsonb
+  p_view jsonb default '{}'::jsonb,
+  p_revoke_previous boolean default false
 ) returns jsonb
 language plpgsql
 security invoker
@@ -288,6 +289,21 @@ begin
     on conflict (profile_interview_id) where status in ('pending', 'sending') do nothing
     returning id, profile_interview_id
   ),
+  -- revoke_previous: earlier unused links of these enrolments stop working, except those an
+  -- unsent invitation still carries. (This statement's own new tokens are not in its snapshot.)
+  revoked as (
+    update public.interview_token old
+    set revoked_at = now()
+    from upserted u
+    where p_revoke_previous
+      and old.profile_interview_id = u.id
+      and old.used_at is null
+      and old.revoked_at is null
+      and not exists (
+        select 1 from public.email_outbox o
+        where o.token_jti = old.jti and o.status in ('pending', 'sending')
+      )
+  ),
   counted as (
     update public.merchant m
     set invitations_sent = m.invitations_sent + (select count(*) from accepted a where a.draws)
@@ -325,6 +341,6 @@ end
 $$;
 
 revoke execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb,
-  integer, boolean, jsonb) from public, anon, authenticated;
+  integer, boolean, jsonb, boolean) from public, anon, authenticated;
 grant execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb,
-  integer, boolean, jsonb) to service_role;
+  integer, boolean, jsonb, boolean) to service_role;

@@ -1,27 +1,10 @@
 // Without SUPABASE_JWKS the function fetches the project's JWKS from /auth/v1 and caches it.
 import assert from "node:assert/strict";
-import { loadConfig } from "../../supabase/functions/_shared/config.ts";
 import { createHandler } from "../../supabase/functions/job-interview-register-users/handler.ts";
-import { functionEnvironment } from "../../stack/stack.ts";
-import { info, keys, seed, tokenFor, uniqueEmail } from "../support/stack.ts";
-
-function configFromStack() {
-  const env = functionEnvironment(info, keys);
-  const saved = new Map(Object.keys(env).map((name) => [name, Deno.env.get(name)]));
-  try {
-    for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
-    Deno.env.delete("SUPABASE_JWKS");
-    return loadConfig();
-  } finally {
-    for (const [name, value] of saved) {
-      if (value === undefined) Deno.env.delete(name);
-      else Deno.env.set(name, value);
-    }
-  }
-}
+import { seed, stackConfig, tokenFor, uniqueEmail } from "../support/stack.ts";
 
 Deno.test("user tokens verify against the JWKS served under /auth/v1", async () => {
-  const cfg = configFromStack();
+  const cfg = await stackConfig({ SUPABASE_JWKS: undefined });
   assert.equal(cfg.jwks, null);
   const handle = createHandler(cfg);
   const send = async () =>

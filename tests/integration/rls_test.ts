@@ -167,7 +167,7 @@ Deno.test("enrolments: candidates see only their own; nobody inserts through the
   await denied("anon", (tx) => tx`select id from public.profile_interview`);
 });
 
-Deno.test("token records: never written through the API; registration RPC is service-only", async () => {
+Deno.test("tokens, outbox, attempts: never written through the API; the SQL functions are service-only", async () => {
   await denied("owner", (tx) => tx`update public.interview_token set used_at = null`);
   await denied("admin", (tx) => tx`delete from public.interview_token`);
   for (const user of ["owner", "admin", "anon"] as const) {

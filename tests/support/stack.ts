@@ -2,7 +2,8 @@
 import postgres from "postgres";
 import type { StackKeys } from "../../stack/keys.ts";
 import { userAccessToken } from "../../stack/keys.ts";
-import type { StackInfo } from "../../stack/stack.ts";
+import { type Config, loadConfig } from "../../supabase/functions/_shared/config.ts";
+import { functionEnvironment, type StackInfo } from "../../stack/stack.ts";
 
 const raw = Deno.env.get("TEST_STACK");
 if (!raw) {
@@ -102,4 +103,27 @@ export async function asUser(user: SeedUser): Promise<Record<string, string>> {
 /** A unique email, so tests never collide with each other's enrolments. */
 export function uniqueEmail(tag = "cand"): string {
   return `${tag}-${crypto.randomUUID().slice(0, 12)}@example.com`;
+}
+
+/**
+ * A function configuration as the stack's functions get it, with some variables changed
+ * (undefined removes one): for handlers called in-process against the real stack.
+ */
+export async function stackConfig(
+  changes: Record<string, string | undefined> = {},
+): Promise<Config> {
+  const env = { ...functionEnvironment(info, keys), ...changes };
+  const saved = new Map(Object.keys(env).map((name) => [name, Deno.env.get(name)]));
+  try {
+    for (const [name, value] of Object.entries(env)) {
+      if (value === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, value);
+    }
+    return await Promise.resolve(loadConfig());
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, value);
+    }
+  }
 }

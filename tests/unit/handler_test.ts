@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import type { Config } from "../../supabase/functions/_shared/config.ts";
 import { createHandler } from "../../supabase/functions/job-interview-register-users/handler.ts";
-import { generateStackKeys } from "../../stack/keys.ts";
+import { generateStackKeys, publicJwk } from "../../stack/keys.ts";
 import { freePort } from "../../stack/ports.ts";
 
 const keys = await generateStackKeys();
@@ -17,6 +17,7 @@ function testConfig(overrides: Partial<Config> = {}): Config {
     authIssuer: null,
     secretKeys: [keys.secretKey],
     interviewSigningKey: keys.interviewSigningKey,
+    interviewPublicKeys: { keys: [publicJwk(keys.interviewSigningKey)] },
     interviewTokenIssuer: "http://issuer.test",
     interviewTokenAudience: "job-interview",
     interviewTokenTtlSeconds: 3600,

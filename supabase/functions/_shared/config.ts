@@ -15,6 +15,8 @@ export interface Config {
   /** Accepted new-style secret keys (`sb_secret_...`). */
   secretKeys: string[];
   interviewSigningKey: JWK;
+  /** Public keys that verify interview tokens: the signing key's and earlier ones. */
+  interviewPublicKeys: JSONWebKeySet;
   interviewTokenIssuer: string;
   interviewTokenAudience: string;
   interviewTokenTtlSeconds: number;
@@ -85,6 +87,13 @@ export function loadConfig(): Config {
     throw new ConfigError("INTERVIEW_TOKEN_SIGNING_KEY must be a private JWK with a kid");
   }
   const jwks = json<JSONWebKeySet>("SUPABASE_JWKS");
+  // Only public members are published, even if a private key was pasted by mistake.
+  const publicPart = ({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...key }: JWK) => key;
+  const previousKeys = (json<JSONWebKeySet>("INTERVIEW_TOKEN_PUBLIC_KEYS")?.keys ?? []) as JWK[];
+  const interviewPublicKeys = {
+    keys: [signingKey, ...previousKeys.filter((key) => key.kid && key.kid !== signingKey.kid)]
+      .map(publicPart),
+  } as JSONWebKeySet;
   return {
     supabaseUrl,
     serviceKey,
@@ -93,6 +102,7 @@ export function loadConfig(): Config {
     authIssuer: env("AUTH_JWT_ISSUER") ?? null,
     secretKeys,
     interviewSigningKey: signingKey,
+    interviewPublicKeys,
     interviewTokenIssuer: env("INTERVIEW_TOKEN_ISSUER") ?? `${supabaseUrl}/functions/v1`,
     interviewTokenAudience: env("INTERVIEW_TOKEN_AUDIENCE") ?? "job-interview",
     interviewTokenTtlSeconds: integer(

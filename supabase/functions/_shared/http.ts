@@ -5,18 +5,20 @@ export const corsHeaders: Record<string, string> = {
   "access-control-allow-origin": "*",
   "access-control-allow-headers":
     "authorization, x-client-info, apikey, content-type, idempotency-key, x-request-id",
-  "access-control-allow-methods": "POST, OPTIONS",
+  "access-control-allow-methods": "GET, POST, OPTIONS",
   "access-control-expose-headers": "x-request-id",
   "access-control-max-age": "86400",
 };
 
-/** An error meant for the caller: its message and field are safe to show. */
+/** An error meant for the caller: its message, field and code are safe to show. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly field?: string,
     readonly headers: Record<string, string> = {},
+    /** A stable machine-readable reason, where callers need to tell errors apart. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = "HttpError";
@@ -35,8 +37,9 @@ export function jsonResponse(
 }
 
 export function errorResponse(err: HttpError, requestId: string): Response {
-  const body: { error: string; name?: string } = { error: err.message };
+  const body: { error: string; name?: string; code?: string } = { error: err.message };
   if (err.field) body.name = err.field;
+  if (err.code) body.code = err.code;
   return jsonResponse(body, err.status, { ...err.headers, "x-request-id": requestId });
 }
 

@@ -1,6 +1,15 @@
 // Interview tokens: short JWTs that carry one enrolment into one interview attempt. Signed with
 // an asymmetric key (Ed25519 by default) whose `kid` lets keys rotate; only the `jti` is stored.
-import { importJWK, type JWK, SignJWT } from "jose";
+import {
+  createLocalJWKSet,
+  errors as joseErrors,
+  importJWK,
+  type JSONWebKeySet,
+  type JWK,
+  jwtVerify,
+  SignJWT,
+} from "jose";
+import { HttpError } from "./http.ts";
 
 export interface InterviewTokenClaims {
   jti: string;
@@ -47,5 +56,49 @@ export function createInterviewTokenSigner(
         .setExpirationTime(Math.floor(claims.expiresAt.getTime() / 1000))
         .sign(await key);
     },
+  };
+}
+
+export interface VerifiedInterviewToken {
+  jti: string;
+  enrolmentId: string;
+  isTest: boolean;
+  hideMenu: boolean;
+  hideIframe: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Verifies a token against the published keys: known `kid`, pinned algorithm, iss, aud, exp. */
+export function createInterviewTokenVerifier(
+  publicKeys: JSONWebKeySet,
+  options: { issuer: string; audience: string },
+): (token: string) => Promise<VerifiedInterviewToken> {
+  const keys = createLocalJWKSet(publicKeys);
+  const invalid = () =>
+    new HttpError(401, "This interview link is not valid", undefined, {}, "token_invalid");
+  return async (token) => {
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        algorithms: ["EdDSA", "ES256"],
+        issuer: options.issuer,
+        audience: options.audience,
+        requiredClaims: ["jti", "sub", "exp"],
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) {
+        throw new HttpError(401, "This interview link has expired", undefined, {}, "token_expired");
+      }
+      throw invalid();
+    }
+    if (!UUID.test(payload.jti!) || !UUID.test(payload.sub!)) throw invalid();
+    return {
+      jti: payload.jti!,
+      enrolmentId: payload.sub!,
+      isTest: payload.is_test === true,
+      hideMenu: payload.view_hm === true,
+      hideIframe: payload.view_hi === true,
+    };
   };
 }

@@ -104,6 +104,7 @@ export async function registerUsers(
     p_token_ttl_seconds: deps.cfg.interviewTokenTtlSeconds,
     p_send_email: request.send_email ?? request.type === "invitation",
     p_view: { hide_menu: request.hide_menu, hide_iframe: request.hide_iframe },
+    p_revoke_previous: request.revoke_previous,
   }, deps.cfg.dbTimeoutMs);
   if (outcome.error) {
     throw new HttpError(outcome.error.status, outcome.error.message, outcome.error.name);

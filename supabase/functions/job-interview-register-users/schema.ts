@@ -36,6 +36,8 @@ export function registerRequestSchema(maxUsers: number) {
     hide_menu: flag,
     hide_iframe: flag,
     is_test: flag,
+    // Not in the published contract: also revoke each enrolment's earlier unused links.
+    revoke_previous: flag,
   }, { error: "Request body must be a JSON object" });
 }
 
