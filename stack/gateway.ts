@@ -8,6 +8,12 @@ export interface GatewayTargets {
   functions: string;
 }
 
+/** What passed through the gateway; the benchmark reads database round trips from it. */
+export interface GatewayStats {
+  restRequests: number;
+  functionRequests: number;
+}
+
 const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "upgrade", "host"];
 
 async function forward(req: Request, target: string, headers: Headers): Promise<Response> {
@@ -48,6 +54,7 @@ export function startGateway(
   port: number,
   keys: StackKeys,
   targets: GatewayTargets,
+  stats: GatewayStats = { restRequests: 0, functionRequests: 0 },
 ): Deno.HttpServer {
   return Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
     const url = new URL(req.url);
@@ -66,6 +73,7 @@ export function startGateway(
         return Response.json({ message: "Invalid API key" }, { status: 401 });
       }
       headers.set("authorization", `Bearer ${bearer}`);
+      stats.restRequests++;
       return forward(
         req,
         `${targets.postgrest}${path.slice("/rest/v1".length) || "/"}${url.search}`,
@@ -74,6 +82,7 @@ export function startGateway(
     }
     const fn = /^\/functions\/v1\/([A-Za-z0-9_-]+)(\/.*)?$/.exec(path);
     if (fn) {
+      stats.functionRequests++;
       return forward(
         req,
         `${targets.functions}/${fn[1]}${fn[2] ?? ""}${url.search}`,

@@ -1,7 +1,7 @@
 // Starts and stops a whole local stack: a fresh database with the schema and demo data, PostgREST,
 // the functions, and the gateway that makes them one Supabase-like API. Whatever fails half-way
 // is torn down again.
-import { startGateway } from "./gateway.ts";
+import { type GatewayStats, startGateway } from "./gateway.ts";
 import { startMailInbox } from "./mail_inbox.ts";
 import { generateStackKeys, postgrestJwks, publicJwk, type StackKeys } from "./keys.ts";
 import { migrate } from "./migrate.ts";
@@ -43,6 +43,10 @@ export interface StackInfo {
 export interface Stack {
   info: StackInfo;
   keys: StackKeys;
+  /** Requests that passed the gateway so far. */
+  stats: GatewayStats;
+  /** The process serving the functions, for CPU and memory readings. */
+  functionsPid: number;
   stop(): Promise<void>;
 }
 
@@ -89,7 +93,7 @@ function runDispatchTimer(info: StackInfo, intervalMs: number): () => Promise<vo
 async function startFunctions(
   env: Record<string, string>,
   log: Deno.FsFile,
-): Promise<{ url: string; stop(): Promise<void> }> {
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -128,7 +132,7 @@ async function startFunctions(
     await stop();
     throw err;
   }
-  return { url, stop };
+  return { url, pid: child.pid, stop };
 }
 
 function openLog(path: string): Promise<Deno.FsFile> {
@@ -189,10 +193,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       functionsLog.close();
     });
 
-    const gateway = startGateway(apiPort, keys, {
-      postgrest: postgrest.url,
-      functions: functions.url,
-    });
+    const stats: GatewayStats = { restRequests: 0, functionRequests: 0 };
+    const gateway = startGateway(
+      apiPort,
+      keys,
+      { postgrest: postgrest.url, functions: functions.url },
+      stats,
+    );
     stops.push(() => gateway.shutdown());
     await waitFor("the gateway", async () => {
       const res = await fetch(`${apiUrl}/health`).catch(() => null);
@@ -202,7 +209,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     if (options.dispatchIntervalMs > 0) {
       stops.push(runDispatchTimer(info, options.dispatchIntervalMs));
     }
-    return { info, keys, stop: stopAll };
+    return { info, keys, stats, functionsPid: functions.pid, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

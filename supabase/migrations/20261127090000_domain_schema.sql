@@ -52,7 +52,9 @@ create table public.interview_def_set (
   interview_available_till timestamptz,
   attempts_allowed smallint not null default 1 check (attempts_allowed between 1 and 20),
   created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  -- Target of enrolments' composite key: an enrolment's merchant is its interview's merchant.
+  constraint interview_def_set_id_merchant_key unique (id, merchant_id)
 );
 create index interview_def_set_merchant_id_idx on public.interview_def_set (merchant_id);
 
@@ -79,8 +81,8 @@ create index position_interview_interview_idx on public.position_interview (inte
 
 create table public.profile_interview (
   id uuid primary key default gen_random_uuid(),
-  merchant_id uuid not null references public.merchant (id) on delete cascade,
-  interview_def_set_id uuid not null references public.interview_def_set (id) on delete cascade,
+  merchant_id uuid not null,
+  interview_def_set_id uuid not null,
   position_def_set_id uuid references public.position_def_set (id) on delete set null,
   profile_id uuid references public.profile (id) on delete set null,
   name text check (length(name) <= 200),
@@ -90,7 +92,13 @@ create table public.profile_interview (
   is_test boolean not null default false,
   mojito_language_code text not null default 'en',
   created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  -- One check covers both the interview and its merchant, and keeps them consistent.
+  constraint profile_interview_interview_fkey foreign key (interview_def_set_id, merchant_id)
+    references public.interview_def_set (id, merchant_id) on delete cascade,
+  -- Target of token records' composite key.
+  constraint profile_interview_id_merchant_interview_key
+    unique (id, merchant_id, interview_def_set_id)
 );
 -- One enrolment per candidate and interview: registering again updates it (the upsert's key).
 create unique index profile_interview_interview_email_key

@@ -4,16 +4,21 @@
 
 create table public.interview_token (
   jti uuid primary key default gen_random_uuid(),
-  profile_interview_id uuid not null references public.profile_interview (id) on delete cascade,
-  merchant_id uuid not null references public.merchant (id) on delete cascade,
-  interview_def_set_id uuid not null references public.interview_def_set (id) on delete cascade,
+  profile_interview_id uuid not null,
+  merchant_id uuid not null,
+  interview_def_set_id uuid not null,
   position_def_set_id uuid references public.position_def_set (id) on delete set null,
   is_test boolean not null default false,
   issued_at timestamptz not null default now(),
   expires_at timestamptz not null,
   used_at timestamptz,
   revoked_at timestamptz,
-  constraint interview_token_expires_after_issue check (expires_at > issued_at)
+  constraint interview_token_expires_after_issue check (expires_at > issued_at),
+  -- One foreign-key check per token (a thousand per batch) that also proves its merchant and
+  -- interview are its enrolment's.
+  constraint interview_token_enrolment_fkey
+    foreign key (profile_interview_id, merchant_id, interview_def_set_id)
+    references public.profile_interview (id, merchant_id, interview_def_set_id) on delete cascade
 );
 create index interview_token_enrolment_idx on public.interview_token (profile_interview_id);
 create index interview_token_merchant_idx on public.interview_token (merchant_id);
@@ -90,6 +95,10 @@ create function public.register_interview_users(
 language plpgsql
 security invoker
 set search_path = ''
+-- Plan every call for its own batch: a cached generic plan cannot see the batch size or the
+-- interview, and picks joins that degrade as the tables grow.
+set plan_cache_mode = force_custom_plan
+set enable_nestloop = on
 as $$
 declare
   v_caller public.profile;
@@ -213,6 +222,10 @@ begin
 
   -- The batch, set-wise: first row of an email wins; new real enrolments draw on the headroom in
   -- input order; accepted rows are upserted and each gets a token record.
+  -- The CTEs below join one another, and the planner cannot know their sizes: nested loops
+  -- over them would grow with the square of the batch. Table lookups are scalar subqueries
+  -- (index scans per row), which this does not affect.
+  perform set_config('enable_nestloop', 'off', true);
   with input as (
     select u.i, nullif(btrim(u.name), '') as name, btrim(u.email) as email,
       nullif(btrim(u.external_id), '') as external_id
@@ -223,21 +236,24 @@ begin
     from input
   ),
   firsts as (
-    select r.i, r.name, r.email, r.external_id, e.id as existing_id, e.is_test as existing_is_test
+    -- A new enrolment, or a test one turning real, draws an invitation; the scalar subquery
+    -- stays an index lookup per row, whatever the size of the interview.
+    select r.i, r.name, r.email, r.external_id,
+      not p_is_test and coalesce((
+        select e.is_test from public.profile_interview e
+        where e.interview_def_set_id = v_interview.id and lower(e.email) = lower(r.email)
+      ), true) as draws
     from ranked r
-    left join public.profile_interview e
-      on e.interview_def_set_id = v_interview.id and lower(e.email) = lower(r.email)
     where r.seen = 1
   ),
-  drawing as (
-    select f.i, row_number() over (order by f.i) as n
+  -- New real enrolments draw on the headroom in input order.
+  numbered as (
+    select f.*, row_number() over (partition by f.draws order by f.i) as n
     from firsts f
-    where not p_is_test and (f.existing_id is null or f.existing_is_test)
   ),
   accepted as (
-    select f.*, d.n is not null as draws
-    from firsts f left join drawing d on d.i = f.i
-    where d.n is null or v_headroom is null or d.n <= v_headroom
+    select * from numbered
+    where not draws or v_headroom is null or n <= v_headroom
   ),
   upserted as (
     insert into public.profile_interview as e (
