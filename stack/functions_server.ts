@@ -30,3 +30,6 @@ Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
   }
   return handler(req);
 });
+
+// Exit normally on SIGTERM, so that exit hooks (like --cpu-prof's profile) run.
+Deno.addSignalListener("SIGTERM", () => Deno.exit(0));

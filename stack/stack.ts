@@ -22,6 +22,8 @@ export interface StackOptions {
   logDir: string;
   /** Extra environment for the functions (overrides the defaults). */
   functionEnv?: Record<string, string>;
+  /** Extra Deno flags for the functions process (e.g. --cpu-prof when profiling). */
+  functionFlags?: string[];
 }
 
 export interface StackInfo {
@@ -90,9 +92,10 @@ function runDispatchTimer(info: StackInfo, intervalMs: number): () => Promise<vo
   };
 }
 
-async function startFunctions(
+export async function startFunctions(
   env: Record<string, string>,
   log: Deno.FsFile,
+  flags: string[] = [],
 ): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
@@ -100,6 +103,7 @@ async function startFunctions(
       "run",
       "-A",
       "--quiet",
+      ...flags,
       new URL("./functions_server.ts", import.meta.url).pathname,
       String(port),
     ],
@@ -187,6 +191,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const functions = await startFunctions(
       { ...functionEnvironment(info, keys), ...options.functionEnv },
       functionsLog,
+      options.functionFlags,
     );
     stops.push(async () => {
       await functions.stop();

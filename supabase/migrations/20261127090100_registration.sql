@@ -95,9 +95,7 @@ create function public.register_interview_users(
 language plpgsql
 security invoker
 set search_path = ''
--- Plan every call for its own batch: a cached generic plan cannot see the batch size or the
--- interview, and picks joins that degrade as the tables grow.
-set plan_cache_mode = force_custom_plan
+-- Restores the planner setting the batch statement turns off for itself.
 set enable_nestloop = on
 as $$
 declare

@@ -1,13 +1,17 @@
 // Interview tokens: short JWTs that carry one enrolment into one interview attempt. Signed with
 // an asymmetric key (Ed25519 by default) whose `kid` lets keys rotate; only the `jti` is stored.
+//
+// Signing uses node:crypto directly: it is synchronous and about three times faster per token
+// than WebCrypto's async sign (what jose uses), which matters at a thousand tokens a request.
+// Verification stays with jose.
+import { Buffer } from "node:buffer";
+import { createPrivateKey, type KeyObject, sign as signBytes } from "node:crypto";
 import {
   createLocalJWKSet,
   errors as joseErrors,
-  importJWK,
   type JSONWebKeySet,
   type JWK,
   jwtVerify,
-  SignJWT,
 } from "jose";
 import { HttpError } from "./http.ts";
 
@@ -26,18 +30,23 @@ export interface InterviewTokenClaims {
 }
 
 export interface InterviewTokenSigner {
-  sign(claims: InterviewTokenClaims): Promise<string>;
+  sign(claims: InterviewTokenClaims): string;
 }
+
+const base64url = (value: string | Uint8Array) => Buffer.from(value).toString("base64url");
 
 export function createInterviewTokenSigner(
   jwk: JWK,
   options: { issuer: string; audience: string },
 ): InterviewTokenSigner {
   const alg = jwk.alg ?? (jwk.kty === "OKP" ? "EdDSA" : "ES256");
-  const key = importJWK(jwk, alg);
+  if (alg !== "EdDSA" && alg !== "ES256") {
+    throw new Error(`interview tokens are signed with EdDSA or ES256, not ${alg}`);
+  }
+  const key: KeyObject = createPrivateKey({ key: jwk as Record<string, string>, format: "jwk" });
+  const header = base64url(JSON.stringify({ alg, kid: jwk.kid, typ: "JWT" }));
   return {
-    async sign(claims) {
-      const issuedAt = claims.issuedAt ?? Math.floor(Date.now() / 1000);
+    sign(claims) {
       const payload: Record<string, unknown> = {
         merchant_id: claims.merchantId,
         interview_id: claims.interviewId,
@@ -46,15 +55,17 @@ export function createInterviewTokenSigner(
       if (claims.positionId) payload.position_id = claims.positionId;
       if (claims.hideMenu) payload.view_hm = true;
       if (claims.hideIframe) payload.view_hi = true;
-      return await new SignJWT(payload)
-        .setProtectedHeader({ alg, kid: jwk.kid, typ: "JWT" })
-        .setIssuer(options.issuer)
-        .setAudience(options.audience)
-        .setSubject(claims.enrolmentId)
-        .setJti(claims.jti)
-        .setIssuedAt(issuedAt)
-        .setExpirationTime(Math.floor(claims.expiresAt.getTime() / 1000))
-        .sign(await key);
+      payload.iss = options.issuer;
+      payload.aud = options.audience;
+      payload.sub = claims.enrolmentId;
+      payload.jti = claims.jti;
+      payload.iat = claims.issuedAt ?? Math.floor(Date.now() / 1000);
+      payload.exp = Math.floor(claims.expiresAt.getTime() / 1000);
+      const input = `${header}.${base64url(JSON.stringify(payload))}`;
+      const signature = alg === "EdDSA"
+        ? signBytes(null, Buffer.from(input), key)
+        : signBytes("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" });
+      return `${input}.${base64url(signature)}`;
     },
   };
 }

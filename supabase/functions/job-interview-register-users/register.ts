@@ -113,13 +113,13 @@ export async function registerUsers(
   const expiresAt = new Date(outcome.expires_at);
   const frontendUrl = outcome.frontend_domain ?? deps.cfg.interviewFrontendUrl;
   const view = { hideMenu: request.hide_menu, hideIframe: request.hide_iframe };
-  await Promise.all(outcome.rows.map(async (row) => {
+  for (const row of outcome.rows) {
     const target = rows[row.i];
     if ("error" in row) {
       target.result = `Error: ${row.error}`;
-      return;
+      continue;
     }
-    const token = await deps.signer.sign({
+    const token = deps.signer.sign({
       jti: row.jti,
       enrolmentId: row.profile_interview_id,
       merchantId: outcome.merchant_id,
@@ -133,7 +133,7 @@ export async function registerUsers(
     target.interview_url = interviewUrl(frontendUrl, request.interview_id, token, view);
     target.profile_interview_id = row.profile_interview_id;
     target.expires_at = expiresAt.toISOString();
-  }));
+  }
 
   const queued = outcome.rows.flatMap((row) =>
     "email_outbox_id" in row && row.email_outbox_id ? [row.email_outbox_id] : []

@@ -102,10 +102,10 @@ export function createDispatcher(deps: DispatchDeps) {
   const { cfg } = deps;
   let pauseUntil = 0;
 
-  async function render(row: ClaimedEmail): Promise<OutgoingEmail> {
+  function render(row: ClaimedEmail): OutgoingEmail {
     const expiresAt = new Date(row.token.exp * 1000);
     const view = { hideMenu: row.view_hm, hideIframe: row.view_hi };
-    const token = await deps.signer.sign({
+    const token = deps.signer.sign({
       jti: row.token.jti,
       enrolmentId: row.token.sub,
       merchantId: row.token.merchant_id,
@@ -180,7 +180,7 @@ export function createDispatcher(deps: DispatchDeps) {
         batch_key: null,
       }));
     }
-    const emails = await Promise.all(group.map(render));
+    const emails = group.map(render);
     // Stay inside the provider's rate limit rather than spend calls on 429s.
     const wait = pauseUntil - Date.now();
     if (wait > 0) await sleep(wait);
