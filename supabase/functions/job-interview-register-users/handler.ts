@@ -24,6 +24,7 @@ export function createHandler(cfg: Config) {
     const registration = await registerUsers(services, caller, request);
     ctx.log.merchant_id = registration.merchantId;
     ctx.log.registered = registration.rows.filter((row) => row.result === "ok").length;
+    Object.assign(ctx.log, registration.timings);
     return jsonResponse(registration.rows, 200);
   });
 }
