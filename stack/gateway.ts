@@ -55,11 +55,20 @@ export function startGateway(
   keys: StackKeys,
   targets: GatewayTargets,
   stats: GatewayStats = { restRequests: 0, functionRequests: 0 },
+  /** Test stacks' control actions, by "METHOD /path". */
+  control?: Record<string, () => Promise<void>>,
 ): Deno.HttpServer {
-  return Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
+  return Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
     const url = new URL(req.url);
     const path = url.pathname;
     if (path === "/health") return new Response("ok");
+    if (control && path.startsWith("/_stack/")) {
+      if (req.method === "GET" && path === "/_stack/stats") return Response.json(stats);
+      const action = control[`${req.method} ${path}`];
+      if (!action) return Response.json({ message: "no such control action" }, { status: 404 });
+      await action();
+      return Response.json({ ok: true });
+    }
     if (path === "/auth/v1/.well-known/jwks.json") {
       return Response.json(keys.authJwks, { headers: { "cache-control": "public, max-age=600" } });
     }

@@ -1,6 +1,7 @@
 // Starts and stops a whole local stack: a fresh database with the schema and demo data, PostgREST,
 // the functions, and the gateway that makes them one Supabase-like API. Whatever fails half-way
 // is torn down again.
+import postgres from "postgres";
 import { type GatewayStats, startGateway } from "./gateway.ts";
 import { startMailInbox } from "./mail_inbox.ts";
 import { generateStackKeys, postgrestJwks, publicJwk, type StackKeys } from "./keys.ts";
@@ -24,6 +25,11 @@ export interface StackOptions {
   functionEnv?: Record<string, string>;
   /** Extra Deno flags for the functions process (e.g. --cpu-prof when profiling). */
   functionFlags?: string[];
+  /**
+   * Test stacks only: the gateway also answers POST /_stack/postgrest/stop and /start (for
+   * fault tests) and GET /_stack/stats.
+   */
+  control?: boolean;
 }
 
 export interface StackInfo {
@@ -89,6 +95,18 @@ function runDispatchTimer(info: StackInfo, intervalMs: number): () => Promise<vo
   return async () => {
     clearInterval(timer);
     await running;
+  };
+}
+
+/** Purges expired idempotency keys and old rate-limit windows, as pg_cron does on Supabase. */
+function runPurgeTimer(databaseUrl: string, intervalMs: number): () => Promise<void> {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  const timer = setInterval(() => {
+    sql`select public.purge_request_admission()`.catch(() => {});
+  }, intervalMs);
+  return async () => {
+    clearInterval(timer);
+    await sql.end();
   };
 }
 
@@ -161,9 +179,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await migrate(db.url);
 
     const postgrestLog = await openLog(`${options.logDir}/postgrest.log`);
-    const postgrest = await startPostgrest(db.url, postgrestJwks(keys), postgrestLog);
+    // A fixed port, so that PostgREST can be stopped and started again behind the gateway.
+    const postgrestPort = freePort();
+    const launchPostgrest = () =>
+      startPostgrest(db.url, postgrestJwks(keys), postgrestLog, postgrestPort);
+    let postgrest: Awaited<ReturnType<typeof startPostgrest>> | null = await launchPostgrest();
+    const postgrestUrl = postgrest.url;
     stops.push(async () => {
-      await postgrest.stop();
+      await postgrest?.stop();
       postgrestLog.close();
     });
 
@@ -202,8 +225,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const gateway = startGateway(
       apiPort,
       keys,
-      { postgrest: postgrest.url, functions: functions.url },
+      { postgrest: postgrestUrl, functions: functions.url },
       stats,
+      options.control
+        ? {
+          "POST /_stack/postgrest/stop": async () => {
+            await postgrest?.stop();
+            postgrest = null;
+          },
+          "POST /_stack/postgrest/start": async () => {
+            postgrest ??= await launchPostgrest();
+          },
+        }
+        : undefined,
     );
     stops.push(() => gateway.shutdown());
     await waitFor("the gateway", async () => {
@@ -213,6 +247,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
     if (options.dispatchIntervalMs > 0) {
       stops.push(runDispatchTimer(info, options.dispatchIntervalMs));
+      stops.push(runPurgeTimer(info.DB_URL, 60_000));
     }
     return { info, keys, stats, functionsPid: functions.pid, stop: stopAll };
   } catch (err) {

@@ -1,16 +1,16 @@
 -- Demo data for local runs, with fixed ids so that the README and the reference page's example
--- request work verbatim.
+-- request work verbatim. The demo merchants get a high rate limit, for load tests and benchmarks.
 
 insert into public.merchant (id, name, parent_merchant_id, interview_frontend_domain,
-  invitations_limit, email_sender_name, email_reply_to, brand_color)
+  invitations_limit, email_sender_name, email_reply_to, brand_color, api_requests_per_minute)
 values
   ('b5201178-46dd-4a20-a1af-7ffd647f834b', 'Demo Merchant', null,
     'https://interview.demo-merchant.test', null, 'Demo Merchant Hiring', 'hiring@demo.test',
-    '#4f46e5'),
+    '#4f46e5', 100000),
   ('c7d1e2f3-0a1b-4c2d-9e3f-4a5b6c7d8e9f', 'Demo Sub Merchant',
-    'b5201178-46dd-4a20-a1af-7ffd647f834b', null, 500, 'Demo Sub Merchant', null, null),
+    'b5201178-46dd-4a20-a1af-7ffd647f834b', null, 500, 'Demo Sub Merchant', null, null, 100000),
   ('e4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8', 'Other Merchant', null, null, null, 'Other Merchant',
-    null, null);
+    null, null, 100000);
 
 insert into public.interview_def_set (id, merchant_id, name, status, mojito_language_code,
   attempts_allowed)

@@ -39,7 +39,13 @@ const stack = await startStack({
   mailPort: 0,
   // Tests drive the dispatch themselves, and want retries to come due quickly.
   dispatchIntervalMs: 0,
-  functionEnv: { EMAIL_RETRY_BASE_MS: "200", EMAIL_SEND_TIMEOUT_MS: "1500" },
+  functionEnv: {
+    EMAIL_RETRY_BASE_MS: "200",
+    EMAIL_SEND_TIMEOUT_MS: "1500",
+    // Fault tests stop PostgREST; the function must give up well before the test does.
+    DB_TIMEOUT_MS: "3000",
+  },
+  control: true,
   logDir,
 });
 let result;

@@ -19,6 +19,8 @@ create table public.merchant (
     check (interview_frontend_domain ~ '^https?://[^/?#\s]+$'),
   invitations_limit integer check (invitations_limit >= 0),
   invitations_sent integer not null default 0 check (invitations_sent >= 0),
+  -- Registration requests a minute; null: the platform default (RATE_LIMIT_PER_MINUTE).
+  api_requests_per_minute integer check (api_requests_per_minute > 0),
   email_sender_name text check (length(email_sender_name) <= 100),
   email_reply_to text check (email_reply_to ~ '^[^@\s]+@[^@\s]+$'),
   candidate_emails_enabled boolean not null default true,

@@ -90,7 +90,10 @@ create function public.register_interview_users(
   p_token_ttl_seconds integer,
   p_send_email boolean default false,
   p_view jsonb default '{}'::jsonb,
-  p_revoke_previous boolean default false
+  p_revoke_previous boolean default false,
+  p_rate_limit integer default 600,
+  -- {"key", "hash", "ttl_seconds"} when the request carries an Idempotency-Key.
+  p_idempotency jsonb default null
 ) returns jsonb
 language plpgsql
 security invoker
@@ -107,6 +110,8 @@ declare
   v_headroom integer;
   v_expires_at timestamptz;
   v_send_email boolean;
+  v_rate jsonb;
+  v_taken jsonb;
   v_rows jsonb;
 begin
   if p_token_ttl_seconds is null or p_token_ttl_seconds < 60 then
@@ -164,6 +169,12 @@ begin
       'name', 'merchant_id'));
   end if;
 
+  -- Every authorised request counts against the merchant's rate limit.
+  v_rate := public.count_merchant_request(v_merchant_id, p_rate_limit);
+  if v_rate ? 'error' then
+    return v_rate || jsonb_build_object('merchant_id', v_merchant_id);
+  end if;
+
   -- The interview: a definition or a position of this merchant. Any other id, including another
   -- merchant's, gets the same answer, so the response never tells whether it exists elsewhere.
   select i.* into v_interview
@@ -213,6 +224,16 @@ begin
     now() + make_interval(secs => p_token_ttl_seconds),
     coalesce(v_interview.interview_available_till, 'infinity'::timestamptz)
   );
+
+  -- An Idempotency-Key is taken only by a request that is about to register: a replay answers
+  -- with the first response and changes nothing.
+  if p_idempotency is not null then
+    v_taken := public.take_idempotency_key(v_merchant_id, p_idempotency ->> 'key',
+      p_idempotency ->> 'hash', coalesce((p_idempotency ->> 'ttl_seconds')::integer, 86400));
+    if v_taken is not null then
+      return v_taken || jsonb_build_object('merchant_id', v_merchant_id, 'rate', v_rate -> 'rate');
+    end if;
+  end if;
 
   -- Test enrolments and merchants with candidate emails off get no email.
   v_send_email := coalesce(p_send_email, false) and not p_is_test
@@ -341,6 +362,7 @@ begin
 
   return jsonb_build_object(
     'merchant_id', v_merchant_id,
+    'rate', v_rate -> 'rate',
     'interview', jsonb_build_object(
       'interview_def_set_id', v_interview.id,
       'position_def_set_id', v_position.id,
@@ -355,6 +377,6 @@ end
 $$;
 
 revoke execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb,
-  integer, boolean, jsonb, boolean) from public, anon, authenticated;
+  integer, boolean, jsonb, boolean, integer, jsonb) from public, anon, authenticated;
 grant execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb,
-  integer, boolean, jsonb, boolean) to service_role;
+  integer, boolean, jsonb, boolean, integer, jsonb) to service_role;

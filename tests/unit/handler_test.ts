@@ -25,6 +25,8 @@ function testConfig(overrides: Partial<Config> = {}): Config {
     maxUsersPerRequest: 3,
     maxBodyBytes: 2048,
     dbTimeoutMs: 2000,
+    rateLimitPerMinute: 600,
+    idempotencyTtlSeconds: 86400,
     email: {
       apiKey: null,
       baseUrl: undefined,

@@ -24,6 +24,9 @@ export interface Config {
   maxUsersPerRequest: number;
   maxBodyBytes: number;
   dbTimeoutMs: number;
+  /** Registration requests a minute per merchant, unless the merchant has its own limit. */
+  rateLimitPerMinute: number;
+  idempotencyTtlSeconds: number;
   email: EmailConfig;
 }
 
@@ -116,6 +119,8 @@ export function loadConfig(): Config {
     maxUsersPerRequest: integer("REGISTER_MAX_USERS", 1000, 1, 10_000),
     maxBodyBytes: integer("REGISTER_MAX_BODY_BYTES", 1024 * 1024, 1024, 16 * 1024 * 1024),
     dbTimeoutMs: integer("DB_TIMEOUT_MS", 15_000, 100, 120_000),
+    rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000),
+    idempotencyTtlSeconds: integer("IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 7 * 86_400),
     email: {
       apiKey: env("RESEND_API_KEY") ?? null,
       baseUrl: env("RESEND_BASE_URL")?.replace(/\/+$/, ""),

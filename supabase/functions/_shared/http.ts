@@ -6,7 +6,8 @@ export const corsHeaders: Record<string, string> = {
   "access-control-allow-headers":
     "authorization, x-client-info, apikey, content-type, idempotency-key, x-request-id",
   "access-control-allow-methods": "GET, POST, OPTIONS",
-  "access-control-expose-headers": "x-request-id",
+  "access-control-expose-headers":
+    "x-request-id, idempotent-replayed, ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after",
   "access-control-max-age": "86400",
 };
 
@@ -30,7 +31,16 @@ export function jsonResponse(
   status: number,
   headers: Record<string, string> = {},
 ): Response {
-  return new Response(JSON.stringify(body), {
+  return rawJsonResponse(JSON.stringify(body), status, headers);
+}
+
+/** A response from JSON text that is already serialised (a stored response, replayed). */
+export function rawJsonResponse(
+  text: string,
+  status: number,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(text, {
     status,
     headers: { ...corsHeaders, "content-type": "application/json; charset=utf-8", ...headers },
   });

@@ -1,15 +1,33 @@
 // POST /functions/v1/job-interview-register-users: authenticates, validates, registers, and
 // answers with one row per candidate in input order.
+import { createHash } from "node:crypto";
 import { createAuthenticator } from "../_shared/auth.ts";
 import type { Config } from "../_shared/config.ts";
+import { callRpc } from "../_shared/db.ts";
 import { handlerFromEnv, postEndpoint } from "../_shared/endpoint.ts";
-import { jsonResponse, readJsonBody } from "../_shared/http.ts";
+import { HttpError, rawJsonResponse, readJsonBody } from "../_shared/http.ts";
+import { logEvent } from "../_shared/log.ts";
 import { createServices } from "../_shared/services.ts";
-import { registerUsers } from "./register.ts";
 import { parseBody } from "../_shared/validation.ts";
-import { registerRequestSchema } from "./schema.ts";
+import { rateLimitHeaders, registerUsers } from "./register.ts";
+import { type RegisterRequest, registerRequestSchema } from "./schema.ts";
 
 const FUNCTION_NAME = "job-interview-register-users";
+
+/** The Idempotency-Key header, checked; null when absent. */
+function idempotencyKeyOf(req: Request): string | null {
+  const key = req.headers.get("idempotency-key");
+  if (key === null) return null;
+  if (key.length < 1 || key.length > 255) {
+    throw new HttpError(400, "Idempotency-Key must be 1 to 255 characters", "Idempotency-Key");
+  }
+  return key;
+}
+
+/** A digest of the request as understood, so formatting and unknown keys do not matter. */
+function requestHash(request: RegisterRequest): string {
+  return createHash("sha256").update(JSON.stringify(request)).digest("hex");
+}
 
 export function createHandler(cfg: Config) {
   const authenticate = createAuthenticator(cfg);
@@ -19,13 +37,38 @@ export function createHandler(cfg: Config) {
   return postEndpoint(FUNCTION_NAME, async (req, ctx) => {
     const caller = await authenticate(req);
     ctx.log.caller = caller.kind === "service" ? `service:${caller.via}` : "user";
+    const key = idempotencyKeyOf(req);
     const request = parseBody(schema, await readJsonBody(req, cfg.maxBodyBytes));
     ctx.log.users = request.users.length;
-    const registration = await registerUsers(services, caller, request);
+    const idempotency = key ? { key, hash: requestHash(request) } : null;
+
+    // A request that fails after taking its key leaves it "in progress" until a short lease
+    // passes; retries meanwhile get 409, then run again.
+    const registration = await registerUsers(services, caller, request, idempotency);
     ctx.log.merchant_id = registration.merchantId;
-    ctx.log.registered = registration.rows.filter((row) => row.result === "ok").length;
     Object.assign(ctx.log, registration.timings);
-    return jsonResponse(registration.rows, 200);
+    const headers = rateLimitHeaders(registration.rate);
+    if (registration.replay) {
+      ctx.log.replayed = true;
+      return rawJsonResponse(registration.replay.body, registration.replay.status, {
+        ...headers,
+        "idempotent-replayed": "true",
+      });
+    }
+    ctx.log.registered = registration.rows.filter((row) => row.result === "ok").length;
+    const body = JSON.stringify(registration.rows);
+    if (idempotency) {
+      await callRpc(services.db, "finish_idempotent_request", {
+        p_merchant_id: registration.merchantId,
+        p_key: idempotency.key,
+        p_status: 200,
+        p_body: body,
+      }, cfg.dbTimeoutMs).catch((err) => {
+        // The registration stands; only a later replay is lost, and the key frees itself.
+        logEvent("warn", { msg: "idempotent response not stored", error: String(err) });
+      });
+    }
+    return rawJsonResponse(body, 200, headers);
   });
 }
 

@@ -34,8 +34,16 @@ type RpcRow =
     email_outbox_id: string | null;
   };
 
+export interface RateLimit {
+  limit: number;
+  remaining: number;
+  reset: number;
+}
+
 interface RpcOutcome {
-  error?: { status: number; message: string; name?: string };
+  error?: { status: number; message: string; name?: string; code?: string };
+  replay?: { status: number; body: string };
+  rate?: RateLimit;
   merchant_id: string;
   interview: { interview_def_set_id: string; position_def_set_id: string | null };
   frontend_domain: string | null;
@@ -46,6 +54,9 @@ interface RpcOutcome {
 export interface Registration {
   merchantId: string;
   rows: ResultRow[];
+  rate: RateLimit | null;
+  /** The first answer to this Idempotency-Key, when this request is a replay. */
+  replay: { status: number; body: string } | null;
   /** Where the time went, for the request's log line. */
   timings: { db_ms: number; sign_ms: number; email_ms: number };
 }
@@ -70,10 +81,21 @@ async function sendInvitations(
   return summary?.outcomes ?? new Map();
 }
 
+/** `ratelimit-*` response headers, as the IETF draft names them. */
+export function rateLimitHeaders(rate: RateLimit | null | undefined): Record<string, string> {
+  if (!rate) return {};
+  return {
+    "ratelimit-limit": String(rate.limit),
+    "ratelimit-remaining": String(rate.remaining),
+    "ratelimit-reset": String(rate.reset),
+  };
+}
+
 export async function registerUsers(
   deps: RegisterDeps,
   caller: Caller,
   request: RegisterRequest,
+  idempotency: { key: string; hash: string } | null = null,
 ): Promise<Registration> {
   const rows: ResultRow[] = request.users.map((user) => ({
     name: user.name ?? null,
@@ -108,9 +130,26 @@ export async function registerUsers(
     p_send_email: request.send_email ?? request.type === "invitation",
     p_view: { hide_menu: request.hide_menu, hide_iframe: request.hide_iframe },
     p_revoke_previous: request.revoke_previous,
+    p_rate_limit: deps.cfg.rateLimitPerMinute,
+    p_idempotency: idempotency
+      ? { ...idempotency, ttl_seconds: deps.cfg.idempotencyTtlSeconds }
+      : null,
   }, deps.cfg.dbTimeoutMs);
   if (outcome.error) {
-    throw new HttpError(outcome.error.status, outcome.error.message, outcome.error.name);
+    const { status, message, name, code } = outcome.error;
+    const headers = rateLimitHeaders(outcome.rate);
+    if (status === 429) headers["retry-after"] = String(outcome.rate?.reset ?? 60);
+    throw new HttpError(status, message, name, headers, code);
+  }
+  const ms = (from: number, to: number) => Math.round(to - from);
+  if (outcome.replay) {
+    return {
+      merchantId: outcome.merchant_id,
+      rows: [],
+      rate: outcome.rate ?? null,
+      replay: outcome.replay,
+      timings: { db_ms: ms(dbStarted, performance.now()), sign_ms: 0, email_ms: 0 },
+    };
   }
 
   const signStarted = performance.now();
@@ -155,10 +194,11 @@ export async function registerUsers(
   }
 
   const done = performance.now();
-  const ms = (from: number, to: number) => Math.round(to - from);
   return {
     merchantId: outcome.merchant_id,
     rows,
+    rate: outcome.rate ?? null,
+    replay: null,
     timings: {
       db_ms: ms(dbStarted, signStarted),
       sign_ms: ms(signStarted, emailStarted),

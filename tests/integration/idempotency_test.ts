@@ -1,0 +1,177 @@
+// Idempotency keys (Stripe's semantics) and per-merchant rate limits.
+import assert from "node:assert/strict";
+import { deliveries, inbox } from "../support/inbox.ts";
+import {
+  asService,
+  database,
+  postRegister,
+  REGISTER_URL,
+  seed,
+  uniqueEmail,
+} from "../support/stack.ts";
+
+const sql = database();
+
+const withKey = (key: string) => ({ ...asService, "idempotency-key": key });
+const request = (emails: string[], extra: Record<string, unknown> = {}) => ({
+  users: emails.map((email) => ({ name: "Idem", email })),
+  interview_id: seed.activeInterview,
+  merchant_id: seed.demoMerchant,
+  ...extra,
+});
+
+async function raw(body: unknown, headers: Record<string, string>) {
+  const res = await fetch(REGISTER_URL, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+const invitationsSent = async (merchant: string) =>
+  (await sql`select invitations_sent from public.merchant where id = ${merchant}`)[0]
+    .invitations_sent as number;
+
+Deno.test("the same key and body replay the first response and change nothing", async () => {
+  await inbox.clear();
+  const key = crypto.randomUUID();
+  const email = uniqueEmail("idem");
+  const before = await invitationsSent(seed.demoMerchant);
+  const first = await raw(request([email], { send_email: true }), withKey(key));
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.get("idempotent-replayed"), null);
+  const again = await raw(request([email], { send_email: true }), withKey(key));
+  assert.equal(again.status, 200);
+  assert.equal(again.headers.get("idempotent-replayed"), "true");
+  assert.equal(again.text, first.text, "byte for byte");
+  const [{ tokens }] = await sql`select count(*)::int as tokens from public.interview_token t
+    join public.profile_interview e on e.id = t.profile_interview_id where e.email = ${email}`;
+  assert.equal(tokens, 2, "one link token and one email token, not four");
+  assert.equal(await invitationsSent(seed.demoMerchant), before + 1);
+  assert.equal(deliveries(await inbox.emails()).get(email), 1);
+});
+
+Deno.test("the same key with another body is a 409", async () => {
+  const key = crypto.randomUUID();
+  assert.equal((await raw(request([uniqueEmail()]), withKey(key))).status, 200);
+  const other = await raw(request([uniqueEmail()]), withKey(key));
+  assert.equal(other.status, 409);
+  assert.equal(JSON.parse(other.text).code, "idempotency_key_reused");
+});
+
+Deno.test("the same key while the first request still runs is a 409", async () => {
+  await inbox.clear();
+  // The first request waits on a slow email provider after it has taken the key.
+  await inbox.fault({ delay_ms: 2000, times: 1 });
+  const key = crypto.randomUUID();
+  const body = request([uniqueEmail("slow")], { send_email: true });
+  const first = raw(body, withKey(key));
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const second = await raw(body, withKey(key));
+  assert.equal(second.status, 409);
+  assert.equal(JSON.parse(second.text).code, "idempotency_key_in_use");
+  assert.equal((await first).status, 200);
+  await inbox.clear();
+});
+
+Deno.test("keys belong to a merchant: another merchant's key never replays", async () => {
+  const key = crypto.randomUUID();
+  const mine = await raw(request([uniqueEmail()]), withKey(key));
+  const theirs = await raw({
+    users: [{ email: uniqueEmail() }],
+    interview_id: seed.otherInterview,
+    merchant_id: seed.otherMerchant,
+  }, withKey(key));
+  assert.equal(mine.status, 200);
+  assert.equal(theirs.status, 200);
+  assert.equal(theirs.headers.get("idempotent-replayed"), null);
+  assert.notEqual(theirs.text, mine.text);
+});
+
+Deno.test("20 concurrent retries with one key register and email once", async () => {
+  await inbox.clear();
+  const key = crypto.randomUUID();
+  const email = uniqueEmail("retry");
+  const body = request([email], { send_email: true });
+  const answers = await Promise.all(Array.from({ length: 20 }, () => raw(body, withKey(key))));
+  const ok = answers.filter((a) => a.status === 200);
+  assert.ok(
+    answers.every((a) => a.status === 200 || a.status === 409),
+    answers.map((a) => a.status).join(),
+  );
+  assert.equal(ok.filter((a) => a.headers.get("idempotent-replayed") !== "true").length, 1);
+  assert.ok(ok.every((a) => a.text === ok[0].text));
+  const [{ enrolments }] =
+    await sql`select count(*)::int as enrolments from public.profile_interview
+    where email = ${email}`;
+  assert.equal(enrolments, 1);
+  const [{ tokens }] = await sql`select count(*)::int as tokens from public.interview_token t
+    join public.profile_interview e on e.id = t.profile_interview_id where e.email = ${email}`;
+  assert.equal(tokens, 2);
+  assert.equal(deliveries(await inbox.emails()).get(email), 1);
+  const late = await raw(body, withKey(key));
+  assert.equal(late.headers.get("idempotent-replayed"), "true");
+});
+
+Deno.test("a malformed key is a 400 naming the header", async () => {
+  const res = await postRegister(request([uniqueEmail()]), withKey("k".repeat(256)));
+  assert.equal(res.status, 400);
+  assert.equal(res.body.name, "Idempotency-Key");
+  const empty = await postRegister(request([uniqueEmail()]), withKey(""));
+  assert.equal(empty.status, 400);
+});
+
+Deno.test("expired keys are purged and free again", async () => {
+  const key = crypto.randomUUID();
+  assert.equal((await raw(request([uniqueEmail()]), withKey(key))).status, 200);
+  await sql`update public.idempotency_request set expires_at = now() - interval '1 second'
+    where key = ${key}`;
+  const [{ purged }] = await sql`select public.purge_request_admission() as purged`;
+  assert.ok(purged >= 1);
+  const [{ count }] = await sql`select count(*)::int from public.idempotency_request
+    where key = ${key}`;
+  assert.equal(count, 0);
+  const reused = await raw(request([uniqueEmail()]), withKey(key));
+  assert.equal(reused.status, 200);
+  assert.equal(reused.headers.get("idempotent-replayed"), null);
+});
+
+Deno.test("rate limits: per merchant, counted in the database, with the standard headers", async () => {
+  const [merchant] = await sql`insert into public.merchant (name, api_requests_per_minute)
+    values ('Rate limited', 3) returning id`;
+  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
+    values (${merchant.id}, 'Limited', 'active') returning id`;
+  // Start at the beginning of a minute, so the window cannot roll over mid-test.
+  const [{ seconds }] = await sql`select extract(second from now())::float as seconds`;
+  if (seconds > 50) await new Promise((resolve) => setTimeout(resolve, (61 - seconds) * 1000));
+  const send = () =>
+    raw(
+      { users: [{ email: uniqueEmail() }], interview_id: interview.id, merchant_id: merchant.id },
+      asService,
+    );
+  const remaining: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await send();
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("ratelimit-limit"), "3");
+    remaining.push(res.headers.get("ratelimit-remaining")!);
+  }
+  assert.deepEqual(remaining, ["2", "1", "0"]);
+  const limited = await send();
+  assert.equal(limited.status, 429);
+  assert.equal(JSON.parse(limited.text).code, "rate_limited");
+  const retryAfter = Number(limited.headers.get("retry-after"));
+  assert.ok(retryAfter >= 1 && retryAfter <= 60);
+  assert.equal(limited.headers.get("ratelimit-remaining"), "0");
+  assert.ok(Number(limited.headers.get("ratelimit-reset")) >= 1);
+  // Another merchant is not affected.
+  assert.equal((await raw(request([uniqueEmail()]), asService)).status, 200);
+});
+
+Deno.test({
+  name: "close the database connection (idempotency)",
+  fn: () => sql.end(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+});
