@@ -93,13 +93,17 @@ create function public.register_interview_users(
   p_revoke_previous boolean default false,
   p_rate_limit integer default 600,
   -- {"key", "hash", "ttl_seconds"} when the request carries an Idempotency-Key.
-  p_idempotency jsonb default null
+  p_idempotency jsonb default null,
+  -- Give up waiting for another registration of the merchant after this long, well before the
+  -- caller stops waiting, so that a busy merchant gets a clean 503 and nothing half-done.
+  p_lock_timeout_ms integer default 5000
 ) returns jsonb
 language plpgsql
 security invoker
 set search_path = ''
 -- Restores the planner setting the batch statement turns off for itself.
 set enable_nestloop = on
+set lock_timeout = 0
 as $$
 declare
   v_caller public.profile;
@@ -117,6 +121,7 @@ begin
   if p_token_ttl_seconds is null or p_token_ttl_seconds < 60 then
     raise exception 'p_token_ttl_seconds must be at least 60' using errcode = '22023';
   end if;
+  perform set_config('lock_timeout', greatest(p_lock_timeout_ms, 1)::text || 'ms', true);
 
   -- Who acts, and for which merchant.
   if p_caller_id is not null then
@@ -377,6 +382,6 @@ end
 $$;
 
 revoke execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb,
-  integer, boolean, jsonb, boolean, integer, jsonb) from public, anon, authenticated;
+  integer, boolean, jsonb, boolean, integer, jsonb, integer) from public, anon, authenticated;
 grant execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb,
-  integer, boolean, jsonb, boolean, integer, jsonb) to service_role;
+  integer, boolean, jsonb, boolean, integer, jsonb, integer) to service_role;

@@ -1,9 +1,11 @@
 // Who may call the register endpoint, and for which merchant: every credential form and role.
 import assert from "node:assert/strict";
-import { generateKeyPair, SignJWT } from "jose";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { userAccessToken } from "../../stack/keys.ts";
 import {
   asService,
   asUser,
+  database,
   info,
   keys,
   postRegister,
@@ -11,6 +13,8 @@ import {
   tokenFor,
   uniqueEmail,
 } from "../support/stack.ts";
+
+const sql = database();
 
 const body = (extra: Record<string, unknown> = {}) => ({
   users: [{ name: "Auth Test", email: uniqueEmail("auth") }],
@@ -191,4 +195,69 @@ Deno.test("merchant scope: own and sub-merchants only", async (t) => {
     );
     assert.equal(res.status, 200);
   });
+});
+
+async function restRequests(): Promise<number> {
+  return (await (await fetch(`${info.API_URL}/_stack/stats`)).json()).restRequests;
+}
+
+Deno.test("credential attacks get 401 without reaching the database", async (t) => {
+  const attacker = await generateKeyPair("ES256", { extractable: true });
+  const attackerJwk = { ...(await exportJWK(attacker.publicKey)), kid: "attacker", alg: "ES256" };
+  const signAsAttacker = (header: Record<string, unknown>) =>
+    new SignJWT(userClaims()).setProtectedHeader({ alg: "ES256", ...header }).sign(
+      attacker.privateKey,
+    );
+  const secret = new TextEncoder().encode(keys.jwtSecret);
+  const now = Math.floor(Date.now() / 1000);
+  const cases: Record<string, string> = {
+    "jku pointing at the attacker's keys": await signAsAttacker({
+      kid: "attacker",
+      jku: "http://127.0.0.1:1/jwks.json",
+    }),
+    "x5u pointing at the attacker's certificate": await signAsAttacker({
+      kid: keys.authSigningKey.kid,
+      x5u: "http://127.0.0.1:1/cert.pem",
+    }),
+    "embedded jwk header": await signAsAttacker({ kid: "attacker", jwk: attackerJwk }),
+    "injected kid": await signAsAttacker({ kid: "../../../../dev/null" }),
+    "nbf in the future": await new SignJWT({ ...userClaims(), nbf: now + 3600 })
+      .setProtectedHeader({ alg: "HS256" }).sign(secret),
+    "iat-only, no exp": await new SignJWT({ ...userClaims(), exp: undefined, iat: now })
+      .setProtectedHeader({ alg: "HS256" }).sign(secret),
+  };
+  for (const [name, token] of Object.entries(cases)) {
+    await t.step(name, async () => {
+      const before = await restRequests();
+      const res = await postRegister(body(), { authorization: `Bearer ${token}` });
+      assert.equal(res.status, 401, `${name}: ${JSON.stringify(res.body)}`);
+      assert.equal(await restRequests(), before, "no database call");
+    });
+  }
+});
+
+Deno.test("a user deleted after the token was issued: 401 after one lookup", async () => {
+  const id = crypto.randomUUID();
+  await sql`insert into auth.users (id, email) values (${id}, ${`gone-${id}@demo.test`})`;
+  await sql`insert into public.profile (id, merchant_id, role, email)
+    values (${id}, ${seed.demoMerchant}, 'merchant_owner', ${`gone-${id}@demo.test`})`;
+  const token = await userAccessToken(keys, `${info.API_URL}/auth/v1`, {
+    id,
+    email: `gone-${id}@demo.test`,
+    merchantId: seed.demoMerchant,
+  });
+  const ok = await postRegister(body(), { authorization: `Bearer ${token}` });
+  assert.equal(ok.status, 200);
+  await sql`delete from auth.users where id = ${id}`;
+  const before = await restRequests();
+  const res = await postRegister(body(), { authorization: `Bearer ${token}` });
+  assert.equal(res.status, 401);
+  assert.equal(await restRequests(), before + 1, "only the lookup");
+});
+
+Deno.test({
+  name: "close the database connection (auth)",
+  fn: () => sql.end(),
+  sanitizeResources: false,
+  sanitizeOps: false,
 });

@@ -211,6 +211,89 @@ Deno.test("the same rules hold over PostgREST with real tokens", async () => {
   await rpc.body?.cancel();
 });
 
+Deno.test("the data API, role by role: nothing beyond what RLS intends", async (t) => {
+  const callers: Record<string, string> = { anon: keys.anonKey };
+  for (const user of Object.keys(seed.users) as SeedUser[]) callers[user] = await tokenFor(user);
+  const rest = async (token: string, method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${info.REST_URL}/${path}`, {
+      method,
+      headers: {
+        apikey: keys.anonKey,
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        prefer: "return=representation",
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+  const denied = (status: number, body: unknown) =>
+    status === 401 || status === 403 || status === 404 ||
+    (status < 300 && Array.isArray(body) && body.length === 0);
+
+  for (const [who, token] of Object.entries(callers)) {
+    await t.step(who, async () => {
+      // Service-only tables: invisible and untouchable.
+      for (const table of ["idempotency_request", "merchant_request_counter"]) {
+        const read = await rest(token, "GET", `${table}?select=*`);
+        assert.ok(denied(read.status, read.body), `${who} reads ${table}: ${read.status}`);
+      }
+      // Nobody raises an invitation limit or resets a counter.
+      const limit = await rest(token, "PATCH", `merchant?id=eq.${seed.demoMerchant}`, {
+        invitations_limit: 1_000_000,
+      });
+      assert.ok(denied(limit.status, limit.body), `${who} raises a limit: ${limit.status}`);
+      const rate = await rest(token, "PATCH", `merchant?id=eq.${seed.demoMerchant}`, {
+        api_requests_per_minute: 1_000_000,
+      });
+      assert.ok(denied(rate.status, rate.body), `${who} raises a rate limit: ${rate.status}`);
+      // Nobody marks a token unused, or writes an outbox row or an attempt.
+      const unuse = await rest(token, "PATCH", "interview_token?used_at=not.is.null", {
+        used_at: null,
+      });
+      assert.ok(denied(unuse.status, unuse.body), `${who} unuses tokens: ${unuse.status}`);
+      const outbox = await rest(token, "PATCH", "email_outbox?status=eq.sent", {
+        status: "pending",
+      });
+      assert.ok(denied(outbox.status, outbox.body), `${who} resends emails: ${outbox.status}`);
+      // Another merchant's rows stay out of sight.
+      const foreign = await rest(
+        token,
+        "GET",
+        `profile_interview?select=id&merchant_id=eq.${seed.otherMerchant}`,
+      );
+      if (who === "admin" || who === "otherOwner") assert.equal(foreign.status, 200);
+      else assert.ok(denied(foreign.status, foreign.body), `${who} reads another merchant`);
+      // The SQL functions behind the endpoints are the service role's alone.
+      for (
+        const [fn, args] of [
+          ["register_interview_users", {
+            p_caller_id: seed.users.admin.id,
+            p_merchant_id: seed.demoMerchant,
+            p_interview_id: seed.activeInterview,
+            p_is_test: false,
+            p_users: [],
+            p_token_ttl_seconds: 3600,
+          }],
+          ["start_interview", { p_jti: crypto.randomUUID() }],
+          ["claim_invitation_emails", { p_limit: 10 }],
+          ["count_merchant_request", { p_merchant_id: seed.demoMerchant, p_default_limit: 1 }],
+          ["purge_request_admission", {}],
+        ] as const
+      ) {
+        const res = await rest(token, "POST", `rpc/${fn}`, args);
+        assert.ok([401, 403, 404].includes(res.status), `${who} calls ${fn}: ${res.status}`);
+      }
+    });
+  }
+
+  await t.step("a candidate sees only their own enrolment", async () => {
+    const res = await rest(callers.candidate, "GET", "profile_interview?select=email");
+    assert.deepEqual(res.body, [{ email: seed.users.candidate.email }]);
+  });
+});
+
 Deno.test({
   name: "close the database connection (rls)",
   fn: () => sql.end(),

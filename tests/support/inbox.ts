@@ -49,7 +49,11 @@ export async function drainOutbox(sql: postgres.Sql, emails: string[], timeoutMs
     await dispatch();
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error("the outbox did not drain in time");
+  const states = await sql`
+    select o.status, o.attempts, o.last_error, o.locked_until > now() as leased, count(*)::int
+    from public.email_outbox o join public.profile_interview e on e.id = o.profile_interview_id
+    where lower(e.email) = any (${lowered}) group by 1, 2, 3, 4`;
+  throw new Error(`the outbox did not drain in time: ${JSON.stringify(states)}`);
 }
 
 /** How many times each address received an email. */

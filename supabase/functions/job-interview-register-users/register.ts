@@ -131,6 +131,7 @@ export async function registerUsers(
     p_view: { hide_menu: request.hide_menu, hide_iframe: request.hide_iframe },
     p_revoke_previous: request.revoke_previous,
     p_rate_limit: deps.cfg.rateLimitPerMinute,
+    p_lock_timeout_ms: Math.floor(deps.cfg.dbTimeoutMs * 0.6),
     p_idempotency: idempotency
       ? { ...idempotency, ttl_seconds: deps.cfg.idempotencyTtlSeconds }
       : null,
