@@ -12,6 +12,8 @@ const oddText = fc.oneof(
   fc.string({ unit: "grapheme", maxLength: 40 }),
   fc.string({ unit: "binary", maxLength: 40 }),
   fc.constantFrom("", " ", "\u0000", "\u202e", "💥", "a".repeat(5000), "\\", '"', "<script>"),
+  // Huge strings: within the 1 MiB body limit, far beyond every field's.
+  fc.constant("x".repeat(200_000)),
 );
 const anyJson = fc.anything({
   maxDepth: 4,
