@@ -24,10 +24,29 @@ async function run(label: string, args: string[], env: Record<string, string> = 
   return { ok: status.success, output };
 }
 
+async function runCommand(label: string, cmd: string, args: string[]) {
+  console.log(`\n== ${label}: ${cmd} ${args.join(" ")}`);
+  const status = await new Deno.Command(cmd, {
+    args,
+    cwd: root,
+    stdout: "inherit",
+    stderr: "inherit",
+  })
+    .spawn().status;
+  return { ok: status.success, output: "" };
+}
+
 const checks = [
   await run("format", ["fmt", "--check"]),
   await run("lint", ["lint"]),
   await run("types", ["check", "."]),
+  await run("openapi is current", ["run", "-A", "openapi/generate.ts", "--check"]),
+  await runCommand("openapi lint", "npx", [
+    "-y",
+    "@redocly/cli@2.77.0",
+    "lint",
+    "openapi/openapi.json",
+  ]),
 ];
 const checksFailed = checks.filter((check) => !check.ok).length;
 

@@ -12,6 +12,7 @@ import { createInterviewTokenSigner } from "../../supabase/functions/_shared/int
 import { createHandler as createRegisterHandler } from "../../supabase/functions/job-interview-register-users/handler.ts";
 import { createHandler as createStartHandler } from "../../supabase/functions/job-interview-start/handler.ts";
 import { publicJwk } from "../../stack/keys.ts";
+import { assertMatchesContract } from "../support/contract.ts";
 import {
   asService,
   database,
@@ -54,7 +55,9 @@ async function start(token: unknown, url = START_URL) {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ interview_token: token }),
   });
-  return { status: res.status, body: await res.json() };
+  const body = await res.json();
+  assertMatchesContract("/job-interview-start", "POST", res.status, body);
+  return { status: res.status, body };
 }
 
 Deno.test("a link starts exactly one attempt", async () => {
@@ -228,6 +231,7 @@ Deno.test("registered links verify offline against the published JWKS", async ()
   assert.equal(res.status, 200);
   assert.match(res.headers.get("cache-control")!, /max-age/);
   const body = await res.json();
+  assertMatchesContract("/job-interview-start/jwks.json", "GET", res.status, body);
   assert.ok(body.keys.every((key: Record<string, unknown>) => !("d" in key)));
   const { payload, protectedHeader } = await jwtVerify(token, createRemoteJWKSet(jwksUrl), {
     issuer: `${info.API_URL}/functions/v1`,

@@ -1,6 +1,7 @@
 // The local inbox (Resend stand-in) and the outbox behind it, for email tests.
 import type postgres from "postgres";
 import type { StoredEmail } from "../../stack/mail_inbox.ts";
+import { assertMatchesContract } from "./contract.ts";
 import { asService, info } from "./stack.ts";
 
 export const inbox = {
@@ -33,7 +34,9 @@ export async function dispatch(): Promise<Record<string, number>> {
     headers: { ...asService, "content-type": "application/json" },
     body: "{}",
   });
-  return await res.json();
+  const body = await res.json();
+  assertMatchesContract("/job-interview-email-dispatch", "POST", res.status, body);
+  return body;
 }
 
 /** Runs the dispatch until no outbox row of these emails is waiting, as the schedule would. */

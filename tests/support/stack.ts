@@ -2,6 +2,7 @@
 import postgres from "postgres";
 import type { StackKeys } from "../../stack/keys.ts";
 import { userAccessToken } from "../../stack/keys.ts";
+import { assertMatchesContract } from "./contract.ts";
 import { type Config, loadConfig } from "../../supabase/functions/_shared/config.ts";
 import { functionEnvironment, type StackInfo } from "../../stack/stack.ts";
 
@@ -91,6 +92,7 @@ export async function postRegister(
   try {
     parsed = JSON.parse(text);
   } catch { /* keep the text */ }
+  assertMatchesContract("/job-interview-register-users", "POST", res.status, parsed);
   return { status: res.status, body: parsed, headers: res.headers };
 }
 

@@ -1,21 +1,15 @@
 // POST /functions/v1/job-interview-email-dispatch (service key only): sends the invitation emails
 // that are due (new, to retry, or left behind by a sender that died) and says what happened.
 // Scheduled every minute by pg_cron on Supabase, and on a timer by the local stack.
-import { z } from "zod";
 import { createAuthenticator } from "../_shared/auth.ts";
 import type { Config } from "../_shared/config.ts";
 import { handlerFromEnv, postEndpoint } from "../_shared/endpoint.ts";
 import { HttpError, jsonResponse, readJsonBody } from "../_shared/http.ts";
 import { createServices } from "../_shared/services.ts";
 import { parseBody } from "../_shared/validation.ts";
+import { dispatchRequestSchema } from "./schema.ts";
 
 const FUNCTION_NAME = "job-interview-email-dispatch";
-
-const dispatchRequestSchema = z.object({
-  limit: z.int({ error: "must be an integer from 1 to 1000" }).min(1).max(1000).optional(),
-  max_duration_ms: z.int({ error: "must be an integer from 100 to 50000" }).min(100).max(50_000)
-    .optional(),
-}, { error: "Request body must be a JSON object" });
 
 export function createHandler(cfg: Config) {
   const authenticate = createAuthenticator(cfg);

@@ -10,19 +10,7 @@ import { logEvent } from "../_shared/log.ts";
 import type { Services } from "../_shared/services.ts";
 import { checkEmail } from "./email_address.ts";
 import { interviewUrlBuilder } from "../_shared/interview_url.ts";
-import type { RegisterRequest } from "./schema.ts";
-
-export interface ResultRow {
-  name: string | null;
-  email: unknown;
-  external_id: string | null;
-  result: string;
-  interview_url?: string;
-  profile_interview_id?: string;
-  expires_at?: string;
-  email_status?: "sent" | "queued" | "failed" | "skipped";
-  email_error?: string;
-}
+import type { RegisterRequest, ResultRow } from "./schema.ts";
 
 type RpcRow =
   | { i: number; error: string }

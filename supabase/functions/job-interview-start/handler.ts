@@ -1,7 +1,6 @@
 // POST /functions/v1/job-interview-start {"interview_token": "..."}: turns a one-time link into
 // exactly one interview attempt. The token is the only credential. Its public keys are at
 // GET /functions/v1/job-interview-start/jwks.json, so a front end can also verify a link offline.
-import { z } from "zod";
 import type { Config } from "../_shared/config.ts";
 import { callRpc } from "../_shared/db.ts";
 import { type Handler, handlerFromEnv, postEndpoint } from "../_shared/endpoint.ts";
@@ -9,14 +8,9 @@ import { HttpError, jsonResponse, readJsonBody } from "../_shared/http.ts";
 import { createInterviewTokenVerifier } from "../_shared/interview_token.ts";
 import { createServiceClient } from "../_shared/db.ts";
 import { parseBody } from "../_shared/validation.ts";
+import { startRequestSchema } from "./schema.ts";
 
 const FUNCTION_NAME = "job-interview-start";
-
-const startRequestSchema = z.object({
-  interview_token: z.string({ error: "is required: the token from the interview link" })
-    .min(1, { error: "is required: the token from the interview link" })
-    .max(8192, { error: "is not a valid interview token" }),
-}, { error: "Request body must be a JSON object" });
 
 interface StartOutcome {
   error?: { status: number; code: string; message: string };
