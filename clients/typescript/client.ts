@@ -1,0 +1,18 @@
+// A typed client for the registration API, from the OpenAPI document (openapi-fetch over the
+// types openapi-typescript generates into schema.ts; `deno task openapi` refreshes them).
+import createClient from "openapi-fetch";
+import type { components, paths } from "./schema.ts";
+
+export type RegistrationApi = ReturnType<typeof createRegistrationClient>;
+export type ApiError = components["schemas"]["Error"];
+
+/**
+ * `functionsUrl` is the project's `/functions/v1` URL; `credential` a user access token or the
+ * service key.
+ */
+export function createRegistrationClient(options: { functionsUrl: string; credential: string }) {
+  return createClient<paths>({
+    baseUrl: options.functionsUrl.replace(/\/+$/, ""),
+    headers: { authorization: `Bearer ${options.credential}` },
+  });
+}
