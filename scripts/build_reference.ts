@@ -1,0 +1,70 @@
+// Builds the static API reference from openapi/openapi.json into docs/reference.html: Redoc's
+// standalone bundle and the document inlined, so the page works offline. Then photographs it
+// with headless Chromium (Debian's `chromium`, when installed): deno task docs:reference
+const root = new URL("../", import.meta.url).pathname;
+const REDOC = "redoc@2.5.4";
+
+async function run(cmd: string, args: string[], cwd = root) {
+  const out = await new Deno.Command(cmd, { args, cwd, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+/** Redoc's browser bundle, from the npm registry's tarball. */
+async function redocBundle(): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await run("npm", ["pack", REDOC, "--silent"], dir);
+    const tarball = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".tgz"))!.name;
+    await run("tar", ["xzf", tarball, "package/bundles/redoc.standalone.js"], dir);
+    return await Deno.readTextFile(`${dir}/package/bundles/redoc.standalone.js`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const inline = (text: string) => text.replaceAll("</script", "<\\/script");
+const spec = await Deno.readTextFile(`${root}openapi/openapi.json`);
+const html = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Job interview registration API</title>
+<style>body { margin: 0; }</style>
+</head>
+<body>
+<div id="redoc"></div>
+<script>${inline(await redocBundle())}</script>
+<script>
+Redoc.init(${inline(spec)}, { expandResponses: "200", jsonSampleExpandLevel: 3 },
+  document.getElementById("redoc"));
+</script>
+</body>
+</html>
+`;
+await Deno.writeTextFile(`${root}docs/reference.html`, html);
+console.log("wrote docs/reference.html");
+
+const profile = await Deno.makeTempDir();
+try {
+  await run("chromium", [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    `--user-data-dir=${profile}`,
+    "--hide-scrollbars",
+    "--window-size=1280,1100",
+    "--virtual-time-budget=10000",
+    `--screenshot=${root}docs/images/reference.png`,
+    `file://${root}docs/reference.html`,
+  ]);
+  console.log("wrote docs/images/reference.png");
+} catch (err) {
+  console.error(`no screenshot: ${(err as Error).message}`);
+} finally {
+  await Deno.remove(profile, { recursive: true });
+}
