@@ -1,6 +1,8 @@
 // Builds the static API reference from openapi/openapi.json into docs/reference.html: Redoc's
 // standalone bundle and the document inlined, so the page works offline. Then photographs it
 // with headless Chromium (Debian's `chromium`, when installed): deno task docs:reference
+import { screenshot } from "./chromium.ts";
+
 const root = new URL("../", import.meta.url).pathname;
 const REDOC = "redoc@2.5.4";
 
@@ -45,26 +47,12 @@ Redoc.init(${inline(spec)}, { expandResponses: "200", jsonSampleExpandLevel: 3 }
 await Deno.writeTextFile(`${root}docs/reference.html`, html);
 console.log("wrote docs/reference.html");
 
-const profile = await Deno.makeTempDir();
 try {
-  await run("chromium", [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    `--user-data-dir=${profile}`,
-    "--hide-scrollbars",
-    "--window-size=1280,1100",
-    "--virtual-time-budget=10000",
-    `--screenshot=${root}docs/images/reference.png`,
-    `file://${root}docs/reference.html`,
-  ]);
+  await screenshot(`file://${root}docs/reference.html`, `${root}docs/images/reference.png`, {
+    width: 1280,
+    height: 1100,
+  });
   console.log("wrote docs/images/reference.png");
 } catch (err) {
   console.error(`no screenshot: ${(err as Error).message}`);
-} finally {
-  await Deno.remove(profile, { recursive: true });
 }

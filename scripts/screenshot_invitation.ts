@@ -1,6 +1,7 @@
 // Renders a sample invitation exactly as the dispatcher does and photographs it in headless
 // Chromium (Debian's `chromium` package), for the docs: deno task docs:screenshot
 import { renderInvitation } from "../supabase/functions/_shared/email/render.ts";
+import { screenshot } from "./chromium.ts";
 
 const language = Deno.args[0] ?? "en";
 const email = renderInvitation({
@@ -22,28 +23,9 @@ const out = new URL(
   import.meta.url,
 )
   .pathname;
-const chromium = new Deno.Command("chromium", {
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    `--user-data-dir=${dir}/profile`,
-    "--hide-scrollbars",
-    "--window-size=720,760",
-    `--screenshot=${out}`,
-    `file://${page}`,
-  ],
-  stdout: "null",
-  stderr: "piped",
-});
-const result = await chromium.output();
-await Deno.remove(dir, { recursive: true });
-if (!result.success) {
-  console.error(new TextDecoder().decode(result.stderr));
-  Deno.exit(1);
+try {
+  await screenshot(`file://${page}`, out, { width: 720, height: 760 });
+} finally {
+  await Deno.remove(dir, { recursive: true });
 }
 console.log(`wrote ${out} (subject: ${email.subject})`);

@@ -8,6 +8,7 @@
 import postgres from "postgres";
 import type { StackKeys } from "./keys.ts";
 import { userAccessToken } from "./keys.ts";
+import { EXAMPLE_REQUEST } from "../openapi/document.ts";
 import { type StackInfo, startStack } from "./stack.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -172,20 +173,6 @@ async function token(args: string[]): Promise<void> {
     await sql.end();
   }
 }
-
-/** The reference page's example request, verbatim. */
-export const EXAMPLE_REQUEST = {
-  users: [
-    { name: "Peter Parker", email: "jozo@jozo.sk", external_id: "abcd" },
-    { name: "mr beast", email: "hi@jozefbalaz.com" },
-  ],
-  interview_id: "04e09fa5-3fb8-4236-b37d-fca2bcd1cb66",
-  merchant_id: "b5201178-46dd-4a20-a1af-7ffd647f834b",
-  send_email: true,
-  hide_menu: true,
-  hide_iframe: true,
-  is_test: true,
-};
 
 async function demo(): Promise<void> {
   const state = await start();

@@ -1,5 +1,6 @@
 // Idempotency keys (Stripe's semantics) and per-merchant rate limits.
 import assert from "node:assert/strict";
+import { assertMatchesContract } from "../support/contract.ts";
 import { deliveries, inbox } from "../support/inbox.ts";
 import {
   asService,
@@ -26,7 +27,9 @@ async function raw(body: unknown, headers: Record<string, string>) {
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
-  return { status: res.status, headers: res.headers, text: await res.text() };
+  const text = await res.text();
+  assertMatchesContract("/job-interview-register-users", "POST", res.status, JSON.parse(text));
+  return { status: res.status, headers: res.headers, text };
 }
 
 const invitationsSent = async (merchant: string) =>
