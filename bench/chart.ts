@@ -10,7 +10,7 @@ const escape = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};
 
 export function latencyChart(series: Series[], title: string): string {
   const width = 720, height = 440;
-  const left = 70, right = 170, top = 50, bottom = 60;
+  const left = 92, right = 170, top = 50, bottom = 60;
   const xs = series.flatMap((s) => s.points.map((p) => p.x));
   const ys = series.flatMap((s) => s.points.map((p) => p.y)).filter((y) => y > 0);
   const xMin = Math.min(...xs), xMax = Math.max(...xs);
