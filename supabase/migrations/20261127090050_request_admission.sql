@@ -3,7 +3,9 @@
 -- Stripe's semantics: the first response for a (merchant, key) is kept for 24 hours and replayed
 -- for the same body; another body, or the same key while the first request runs, is a 409.
 
-create table public.merchant_request_counter (
+-- Unlogged: a counter written by every request should not cost a WAL record each time; after a
+-- crash the current minute's counts start again, which a rate limit can afford.
+create unlogged table public.merchant_request_counter (
   merchant_id uuid not null references public.merchant (id) on delete cascade,
   window_start timestamptz not null,
   requests integer not null default 0,
