@@ -6,8 +6,8 @@ import { deliveries, drainOutbox, inbox } from "../support/inbox.ts";
 import { asService, database, info, postRegister, seed, uniqueEmail } from "../support/stack.ts";
 
 const sql = database();
-// The test stack's functions give up on the database after 3 s (DB_TIMEOUT_MS).
-const BOUND_MS = 3_000 + 1_500;
+// The test stack's functions give up on the database after 10 s (DB_TIMEOUT_MS in tests/run.ts).
+const BOUND_MS = 10_000 + 1_500;
 
 async function control(action: "stop" | "start") {
   const res = await fetch(`${info.API_URL}/_stack/postgrest/${action}`, { method: "POST" });
