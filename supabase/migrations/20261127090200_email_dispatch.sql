@@ -104,11 +104,19 @@ as $$
     where o.id = x.id and o.status = 'sending'
     returning o.id, o.status, o.profile_interview_id, o.last_error
   ),
+  -- Marking enrolments invited never waits: a registration may hold an enrolment while it waits
+  -- for this transaction's outbox rows, and waiting back would deadlock. A skipped enrolment only
+  -- keeps the status "active".
   invited as (
     update public.profile_interview p
     set status = 'invited'
-    from updated u
-    where p.id = u.profile_interview_id and u.status = 'sent' and p.status = 'active'
+    where p.id in (
+      select e.id
+      from public.profile_interview e
+      join updated u on u.profile_interview_id = e.id
+      where u.status = 'sent' and e.status = 'active'
+      for update of e skip locked
+    )
   )
   select coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'status', u.status,
     'error', u.last_error)), '[]'::jsonb)

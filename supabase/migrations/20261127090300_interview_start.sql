@@ -50,6 +50,12 @@ declare
   v_attempts integer;
   v_result_id uuid;
 begin
+  -- Lock the enrolment before the token: the order registration takes them in, so a start and a
+  -- registration of the same candidate can never deadlock. It also serialises the attempts of
+  -- one enrolment, so its allowance holds under concurrent links.
+  perform 1 from public.profile_interview e
+  where e.id = (select t.profile_interview_id from public.interview_token t where t.jti = p_jti)
+  for update;
   select t.* into v_token from public.interview_token t where t.jti = p_jti for update;
   if not found then
     return jsonb_build_object('error', jsonb_build_object(
@@ -85,8 +91,6 @@ begin
       'message', 'This interview no longer takes candidates'));
   end if;
 
-  -- Serialise attempts of one enrolment, so its allowance holds under concurrent links.
-  perform 1 from public.profile_interview e where e.id = v_enrolment.id for update;
   select count(*) into v_attempts from public.interview_result r
   where r.profile_interview_id = v_enrolment.id and r.is_test = v_token.is_test;
   if v_attempts >= v_interview.attempts_allowed then
