@@ -2,7 +2,7 @@
 // anon and service_role JWTs it signs, new-style publishable and secret API keys, an ES256 key
 // that signs user access tokens (published as the project's JWKS), and the Ed25519 key that
 // signs interview tokens.
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
 
 export interface StackKeys {
   jwtSecret: string;
@@ -104,7 +104,6 @@ export async function userAccessToken(
     return await jwt.setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .sign(new TextEncoder().encode(keys.jwtSecret));
   }
-  const { importJWK } = await import("jose");
   return await jwt.setProtectedHeader({ alg: "ES256", typ: "JWT", kid: keys.authSigningKey.kid })
     .sign(await importJWK(keys.authSigningKey, "ES256"));
 }

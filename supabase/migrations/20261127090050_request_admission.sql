@@ -125,8 +125,7 @@ begin
 end
 $$;
 
--- Stores the response of a request that took a key, for replays; or frees the key (p_status
--- null) when the request failed before it could answer.
+-- Stores the response of a request that took a key, for replays.
 create function public.finish_idempotent_request(
   p_merchant_id uuid,
   p_key text,
@@ -137,13 +136,9 @@ language sql
 security invoker
 set search_path = ''
 as $$
-  delete from public.idempotency_request r
-  where p_status is null and r.merchant_id = p_merchant_id and r.key = p_key
-    and r.state = 'in_progress';
   update public.idempotency_request r
   set state = 'done', response_status = p_status, response_body = p_body
-  where p_status is not null and r.merchant_id = p_merchant_id and r.key = p_key
-    and r.state = 'in_progress';
+  where r.merchant_id = p_merchant_id and r.key = p_key and r.state = 'in_progress';
 $$;
 
 -- Run by a schedule: drops expired idempotency keys and old rate-limit windows.

@@ -105,5 +105,4 @@ export const registerResponseSchema = z.array(resultRowSchema).meta({
 });
 
 export type RegisterRequest = z.infer<ReturnType<typeof registerRequestSchema>>;
-export type RegisterUser = z.infer<typeof registerUserSchema>;
 export type ResultRow = z.infer<typeof resultRowSchema>;
