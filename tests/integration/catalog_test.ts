@@ -47,7 +47,7 @@ Deno.test("the stack's roles are the platform's: timeouts, bypassrls, a non-supe
       select distinct r.rolname, r.rolsuper
       from pg_proc p join pg_roles r on r.oid = p.proowner
       where p.pronamespace = 'public'::regnamespace`;
-    assert.deepEqual(owners, [{ owner: "stack_postgres", superuser: false }]);
+    assert.deepEqual([...owners], [{ owner: "stack_postgres", superuser: false }]);
   } finally {
     await sql.end();
   }
