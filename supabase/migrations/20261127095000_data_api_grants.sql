@@ -58,19 +58,15 @@ grant select on public.interview_result to authenticated;
 
 -- The authorisation helpers RLS policies call run as the caller, who must be able to execute
 -- them; they are security definer and reveal only the caller's own standing.
-grant execute on function public.current_app_role(), public.is_admin(),
-  public.is_staff_of(uuid), public.can_manage(uuid), public.can_see(uuid) to authenticated;
+-- (Functions are named without their arguments, which PostgreSQL allows for a name that is not
+-- overloaded: a changed signature keeps its grant, a second overload fails here.)
+grant execute on function public.current_app_role, public.is_admin, public.is_staff_of,
+  public.can_manage, public.can_see to authenticated;
 
 -- The endpoints' SQL functions: the service role's alone.
-grant execute on function
-  public.register_interview_users(uuid, uuid, uuid, boolean, jsonb, integer, boolean, jsonb,
-    boolean, integer, jsonb, integer),
-  public.finish_idempotent_request(uuid, text, integer, text),
-  public.claim_invitation_emails(integer, uuid[], integer),
-  public.record_invitation_outcomes(jsonb, integer),
-  public.start_interview(uuid),
-  public.revoke_interview_tokens(uuid, uuid)
-  to service_role;
+grant execute on function public.register_interview_users, public.finish_idempotent_request,
+  public.claim_invitation_emails, public.record_invitation_outcomes, public.start_interview,
+  public.revoke_interview_tokens to service_role;
 
 -- Executable by no API role: touch_updated_at (a trigger: checked when the trigger is created,
 -- not when it fires), count_merchant_request and take_idempotency_key (called inside

@@ -77,28 +77,30 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
   merchant_request_counter: {},
 };
 
-/** Per function in `public` (by its regprocedure text), the API roles that may execute it. */
+/**
+ * Per function in `public` (by name: the migration grants by name too, so that a changed
+ * signature keeps its grant), the API roles that may execute it.
+ */
 export const FUNCTIONS: Record<string, Role[]> = {
   // Called by RLS policies, as the caller.
-  "current_app_role()": ["authenticated"],
-  "is_admin()": ["authenticated"],
-  "is_staff_of(uuid)": ["authenticated"],
-  "can_manage(uuid)": ["authenticated"],
-  "can_see(uuid)": ["authenticated"],
+  current_app_role: ["authenticated"],
+  is_admin: ["authenticated"],
+  is_staff_of: ["authenticated"],
+  can_manage: ["authenticated"],
+  can_see: ["authenticated"],
   // The endpoints' SQL functions.
-  "register_interview_users(uuid,uuid,uuid,boolean,jsonb,integer,boolean,jsonb,boolean,integer,jsonb,integer)":
-    ["service_role"],
-  "finish_idempotent_request(uuid,text,integer,text)": ["service_role"],
-  "claim_invitation_emails(integer,uuid[],integer)": ["service_role"],
-  "record_invitation_outcomes(jsonb,integer)": ["service_role"],
-  "start_interview(uuid)": ["service_role"],
-  "revoke_interview_tokens(uuid,uuid)": ["service_role"],
+  register_interview_users: ["service_role"],
+  finish_idempotent_request: ["service_role"],
+  claim_invitation_emails: ["service_role"],
+  record_invitation_outcomes: ["service_role"],
+  start_interview: ["service_role"],
+  revoke_interview_tokens: ["service_role"],
   // The owner's alone: a trigger, helpers called inside definer functions, scheduled jobs.
-  "touch_updated_at()": [],
-  "count_merchant_request(uuid,integer)": [],
-  "take_idempotency_key(uuid,text,text,integer,integer)": [],
-  "purge_request_admission()": [],
-  "schedule_email_dispatch()": [],
+  touch_updated_at: [],
+  count_merchant_request: [],
+  take_idempotency_key: [],
+  purge_request_admission: [],
+  schedule_email_dispatch: [],
 };
 
 /** Everything `anon` holds, as the platform gives it: schema usage and the auth helpers. */
@@ -184,8 +186,10 @@ export async function catalogProblems(sql: postgres.Sql): Promise<string[]> {
   }
 
   // Functions in `public`: never PUBLIC; the API roles exactly as the matrix says.
-  const functions = await sql<{ signature: string; grantees: string[] }[]>`
-    select regexp_replace(p.oid::regprocedure::text, '^public\\.|\\s', '', 'g') as signature,
+  const functions = await sql<{ signature: string; name: string; grantees: string[] }[]>`
+    select format('%s(%s)', p.proname, pg_get_function_identity_arguments(p.oid))
+      as signature,
+      p.proname as name,
       coalesce(array_agg(case when a.grantee = 0 then 'PUBLIC' else r.rolname end)
         filter (where a.privilege_type = 'EXECUTE' and a.grantee <> p.proowner), '{}') as grantees
     from pg_proc p
@@ -195,12 +199,12 @@ export async function catalogProblems(sql: postgres.Sql): Promise<string[]> {
     group by p.oid
     order by 1`;
   const seen = new Set<string>();
-  for (const { signature, grantees } of functions) {
-    seen.add(signature);
+  for (const { signature, name, grantees } of functions) {
+    seen.add(name);
     if (grantees.includes("PUBLIC")) {
       problems.push(`function public.${signature} is executable by PUBLIC (so by anon)`);
     }
-    const allowed = FUNCTIONS[signature];
+    const allowed = FUNCTIONS[name];
     if (!allowed) {
       problems.push(`function public.${signature} is not in the access matrix`);
       continue;
@@ -208,18 +212,18 @@ export async function catalogProblems(sql: postgres.Sql): Promise<string[]> {
     for (const role of API_ROLES) {
       const has = grantees.includes(role);
       if (has && !allowed.includes(role)) {
-        problems.push(`function public.${signature}: ${role} may execute it, the matrix says not`);
+        problems.push(`function public.${name}: ${role} may execute it, the matrix says not`);
       }
       if (!has && allowed.includes(role)) {
         problems.push(
-          `function public.${signature}: ${role} may not execute it, but the matrix grants it`,
+          `function public.${name}: ${role} may not execute it, but the matrix grants it`,
         );
       }
     }
   }
-  for (const signature of Object.keys(FUNCTIONS)) {
-    if (!seen.has(signature)) {
-      problems.push(`function public.${signature} is in the matrix but missing`);
+  for (const name of Object.keys(FUNCTIONS)) {
+    if (!seen.has(name)) {
+      problems.push(`function public.${name} is in the matrix but missing`);
     }
   }
 
