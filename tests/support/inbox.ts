@@ -39,6 +39,35 @@ export async function dispatch(): Promise<Record<string, number>> {
   return body;
 }
 
+/**
+ * Fails at once, saying why, when a dispatch has left rows of these emails in a state no later
+ * dispatch will fix: accepted by the provider (it has an id) but not recorded as sent, or handed
+ * back to the queue without a reason. Rows still being sent, and retries that carry their reason,
+ * are left to the next round.
+ */
+export async function assertOutboxSettled(
+  sql: postgres.Sql,
+  emails: string[],
+  after: Record<string, number>,
+) {
+  const lowered = emails.map((email) => email.toLowerCase());
+  const stuck = await sql`
+    select o.status, o.attempts, o.provider_id is not null as accepted, o.last_error,
+      count(*)::int
+    from public.email_outbox o join public.profile_interview e on e.id = o.profile_interview_id
+    where lower(e.email) = any (${lowered})
+      and o.status in ('pending', 'sending')
+      and o.attempts > 0
+      and (o.provider_id is not null or (o.status = 'pending' and o.last_error is null))
+    group by 1, 2, 3, 4`;
+  if (stuck.length) {
+    throw new Error(
+      `after a dispatch (${JSON.stringify(after)}), outbox rows were not recorded as sent: ` +
+        JSON.stringify(stuck),
+    );
+  }
+}
+
 /** Runs the dispatch until no outbox row of these emails is waiting, as the schedule would. */
 export async function drainOutbox(sql: postgres.Sql, emails: string[], timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
@@ -49,7 +78,7 @@ export async function drainOutbox(sql: postgres.Sql, emails: string[], timeoutMs
       from public.email_outbox o join public.profile_interview e on e.id = o.profile_interview_id
       where lower(e.email) = any (${lowered}) and o.status in ('pending', 'sending')`;
     if (waiting === 0) return;
-    await dispatch();
+    await assertOutboxSettled(sql, emails, await dispatch());
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const states = await sql`
