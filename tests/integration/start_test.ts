@@ -189,6 +189,10 @@ Deno.test("revoke_previous revokes the enrolment's earlier unused links", async 
   const email = uniqueEmail("revoke");
   const first = await registerOne({ email });
   const kept = await registerOne({ email });
+  // Registering again without revoke_previous leaves the earlier link working.
+  const [{ revoked }] = await sql`select count(*)::int as revoked from public.interview_token
+    where profile_interview_id = ${first.row.profile_interview_id} and revoked_at is not null`;
+  assert.equal(revoked, 0);
   const fresh = await registerOne({ email, revokePrevious: true });
   assert.equal(fresh.row.profile_interview_id, first.row.profile_interview_id);
   for (const old of [first.token, kept.token]) {

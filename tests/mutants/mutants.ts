@@ -193,6 +193,15 @@ export const mutants: Mutant[] = [
     tests: ["tests/unit/handler_test.ts", REGISTER],
     filter: "/batch cap/",
   },
+  {
+    name: "body-cap-streamed",
+    guard: "a body without a length is cut off at REGISTER_MAX_BODY_BYTES",
+    file: "supabase/functions/_shared/http.ts",
+    find: "if (size > maxBytes) throw tooLarge();",
+    replace: "",
+    tests: ["tests/unit/handler_test.ts"],
+    filter: "bodies over the limit",
+  },
   // Admission: idempotency keys and the rate limit.
   {
     name: "replay-other-body",
@@ -387,6 +396,15 @@ export const mutants: Mutant[] = [
     replace: "if false then",
     tests: [START],
     filter: "/revoke/",
+  },
+  {
+    name: "revoke-without-asking",
+    guard: "earlier links are revoked only with revoke_previous",
+    file: REGISTRATION_SQL,
+    find: "where p_revoke_previous",
+    replace: "where true",
+    tests: [START],
+    filter: "revoke_previous",
   },
   {
     name: "expired-record-starts",
