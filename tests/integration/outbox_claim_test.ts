@@ -1,7 +1,7 @@
-// Exclusive claiming of outbox rows, proven deterministically from the SQL side: one sender's
-// claim is held open in a transaction while a second sender, on another connection, claims
-// again. The second must get none of the first's rows (skip locked), must not wait for them, and
-// once the first commits, its lease keeps them from every later claim.
+// The outbox from the SQL side, deterministically. Exclusive claiming: one sender's claim is held
+// open in a transaction while a second sender, on another connection, claims again. The second
+// must get none of the first's rows (skip locked), must not wait for them, and once the first
+// commits, its lease keeps them from every later claim. Then recording outcomes.
 //
 // Every claim function the dispatch uses is listed in `claims`; a new one (group claiming, say)
 // is one more entry: a function that claims at most `limit` of the given outbox rows and returns
@@ -94,6 +94,43 @@ for (const [name, claim] of Object.entries(claims)) {
     }
   });
 }
+
+Deno.test("record_invitation_outcomes: sent marks the enrolment invited; retries give up at the limit; late outcomes change nothing", async () => {
+  const [sent, retried] = await dueOutboxRows(2);
+  try {
+    const record = (outcomes: Record<string, unknown>[], maxAttempts: number) =>
+      first.begin(async (tx) => {
+        await tx`set local role service_role`;
+        const [{ recorded }] = await tx`select public.record_invitation_outcomes(
+          ${tx.json(outcomes as postgres.JSONValue)}, ${maxAttempts}) as recorded`;
+        return recorded as { id: string; status: string; error: string | null }[];
+      });
+    const held = await claimAsSender(first, claims.claim_invitation_emails, {
+      ids: [sent, retried],
+      limit: 2,
+    });
+    assert.equal(held.length, 2);
+    const recorded = await record([
+      { id: sent, outcome: "sent", provider_id: "provider-1" },
+      { id: retried, outcome: "retry", error: "provider down" },
+    ], 1);
+    const byId = new Map(recorded.map((row) => [row.id, row]));
+    assert.equal(byId.get(sent)?.status, "sent");
+    assert.equal(byId.get(retried)?.status, "failed", "one attempt allowed, one made");
+    assert.match(byId.get(retried)?.error ?? "", /gave up after 1 attempts: provider down/);
+    const [enrolment] = await first`select e.status from public.profile_interview e
+      join public.email_outbox o on o.profile_interview_id = e.id where o.id = ${sent}`;
+    assert.equal(enrolment.status, "invited");
+
+    // A sender whose lease ran out reports late: the row is no longer its to change.
+    assert.deepEqual(await record([{ id: sent, outcome: "retry", error: "late" }], 8), []);
+    const [row] = await first`select status, provider_id, last_error from public.email_outbox
+      where id = ${sent}`;
+    assert.deepEqual({ ...row }, { status: "sent", provider_id: "provider-1", last_error: null });
+  } finally {
+    await first`delete from public.email_outbox where id = any (${[sent, retried]}::uuid[])`;
+  }
+});
 
 Deno.test({
   name: "close the database connections (outbox claim)",
