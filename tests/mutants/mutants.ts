@@ -323,6 +323,36 @@ export const mutants: Mutant[] = [
     filter: "enrolments: candidates see only their own",
   },
   {
+    name: "rls-every-token",
+    guard: "staff see only their merchants' token records",
+    file: REGISTRATION_SQL,
+    find:
+      "on public.interview_token for select to authenticated\n  using (public.can_see(merchant_id))",
+    replace: "on public.interview_token for select to authenticated\n  using (true)",
+    tests: [RLS],
+    filter: "the data API, role by role",
+  },
+  {
+    name: "rls-every-outbox-row",
+    guard: "staff see only their merchants' invitations",
+    file: REGISTRATION_SQL,
+    find:
+      "on public.email_outbox for select to authenticated\n  using (public.can_see(merchant_id))",
+    replace: "on public.email_outbox for select to authenticated\n  using (true)",
+    tests: [RLS],
+    filter: "the data API, role by role",
+  },
+  {
+    name: "rls-every-attempt",
+    guard: "staff see only their merchants' attempts",
+    file: START_SQL,
+    find:
+      "on public.interview_result for select to authenticated\n  using (public.can_see(merchant_id))",
+    replace: "on public.interview_result for select to authenticated\n  using (true)",
+    tests: [RLS],
+    filter: "the data API, role by role",
+  },
+  {
     name: "selection-writes",
     guard: "merchant_selection only reads",
     file: DOMAIN_SQL,
@@ -378,6 +408,15 @@ export const mutants: Mutant[] = [
     replace: "if (false) {",
     tests: [START],
     filter: "expired links",
+  },
+  {
+    name: "jwks-publishes-private",
+    guard: "the published JWKS holds public keys only",
+    file: "supabase/functions/_shared/config.ts",
+    find: "({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...key }: JWK) => key",
+    replace: "(key: JWK) => key",
+    tests: [START],
+    filter: "verify offline against the published JWKS",
   },
   {
     name: "link-usable-twice",
