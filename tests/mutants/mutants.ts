@@ -49,6 +49,15 @@ export const mutants: Mutant[] = [
     filter: "merchant scope",
   },
   {
+    name: "user-acts-as-service",
+    guard: "a user's registration is authorised as that user, never as the service",
+    file: "supabase/functions/job-interview-register-users/register.ts",
+    find: 'p_caller_id: caller.kind === "user" ? caller.userId : null,',
+    replace: "p_caller_id: null,",
+    tests: [AUTH],
+    filter: "/merchant scope|roles:/",
+  },
+  {
     name: "role-403-as-401",
     guard: "a role that may not register gets 403, not 401",
     file: REGISTRATION_SQL,
