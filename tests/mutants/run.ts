@@ -90,6 +90,8 @@ async function runTests(copy: string, mutant: Mutant, logPath: string) {
   await Deno.writeTextFile(logPath, output);
   const summary = /(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/.exec(output);
   return {
+    // The stack never came up (a free port taken meanwhile on a shared machine, say).
+    stackFailed: !output.includes("\n== tests:"),
     ok: result.success,
     passed: Number(summary?.[1] ?? 0),
     failed: Number(summary?.[2] ?? 0),
@@ -112,7 +114,10 @@ async function judge(copy: string, mutant: Mutant, logDir: string): Promise<Outc
   if (!baseline) await Deno.writeTextFile(target, original!.replace(mutant.find, mutant.replace));
   const logPath = `${logDir}/${mutant.name}.log`;
   try {
-    const run = await runTests(copy, mutant, logPath);
+    let run = await runTests(copy, mutant, logPath);
+    for (let retry = 0; run.stackFailed && retry < 2; retry++) {
+      run = await runTests(copy, mutant, logPath);
+    }
     if (baseline) {
       return run.ok && run.passed > 0
         ? { mutant, verdict: "PASSED", detail: `${run.passed} passed`, seconds: seconds() }
@@ -129,7 +134,11 @@ async function judge(copy: string, mutant: Mutant, logDir: string): Promise<Outc
     if (run.failed > 0 && run.failures.length) {
       return { mutant, verdict: "CAUGHT", detail: run.failures.join("; "), seconds: seconds() };
     }
-    const why = run.passed + run.failed === 0 ? "no test ran" : "the run failed";
+    const why = run.stackFailed
+      ? "the stack did not start"
+      : run.passed + run.failed === 0
+      ? "no test ran"
+      : "the run failed";
     return { mutant, verdict: "ERROR", detail: `${why}: ${logPath}`, seconds: seconds() };
   } finally {
     await Deno.writeTextFile(target, original!);
