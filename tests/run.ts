@@ -1,5 +1,10 @@
 // The whole test suite, as CI runs it: formatting, lint and type checks, then every test against
 // a stack of its own (fresh database, free ports), torn down afterwards whatever happens.
+//
+//   deno task test [files...] [--filter=<name or /regex/>] [--skip-checks]
+//
+// `--skip-checks` leaves out format, lint, types and OpenAPI (the mutant run uses it: a mutant is
+// judged by the tests alone); other `--` options go to `deno test` as given.
 import { startStack } from "../stack/stack.ts";
 
 const deno = Deno.execPath();
@@ -36,7 +41,12 @@ async function runCommand(label: string, cmd: string, args: string[]) {
   return { ok: status.success, output: "" };
 }
 
-const checks = [
+const skipChecks = Deno.args.includes("--skip-checks");
+const testArgs = Deno.args.filter((arg) => arg !== "--skip-checks");
+const testOptions = testArgs.filter((arg) => arg.startsWith("--"));
+const testPaths = testArgs.filter((arg) => !arg.startsWith("--"));
+
+const checks = skipChecks ? [] : [
   await run("format", ["fmt", "--check"]),
   await run("lint", ["lint"]),
   await run("types", ["check", "."]),
@@ -70,8 +80,8 @@ const stack = await startStack({
 });
 let result;
 try {
-  const filter = Deno.args.length ? Deno.args : ["tests/"];
-  result = await run("tests", ["test", "-A", "--no-check", ...filter], {
+  const paths = testPaths.length ? testPaths : ["tests/"];
+  result = await run("tests", ["test", "-A", "--no-check", ...testOptions, ...paths], {
     TEST_STACK: JSON.stringify({ info: stack.info, keys: stack.keys }),
   });
 } finally {
