@@ -3,6 +3,7 @@
 // third-party banners (a tool's "Node.js 20 support is ending" box) are dropped. The whole,
 // unfiltered output still goes to a file, whose path the runner prints on failure.
 
+// deno-lint-ignore no-control-regex -- the escape character is what colour codes start with
 const ANSI = /\x1b\[[0-9;]*m/g;
 const plain = (line: string) => line.replace(ANSI, "");
 const isLogLine = (line: string) => /^\{"level":"(debug|info|warn|error)"/.test(plain(line));
