@@ -183,7 +183,7 @@ async function requireState(): Promise<State> {
     const holder = await describePortHolder(ports.api, "API gateway", root);
     if (holder) throw new Error(`this checkout's local stack is not running, and ${holder}`);
     throw new Error(
-      "this checkout's local stack is not running: start it with 'deno task local:start'",
+      "this checkout's local stack is not running: start it with './deno task local:start'",
     );
   }
   return state;
@@ -191,7 +191,7 @@ async function requireState(): Promise<State> {
 
 async function token(args: string[]): Promise<void> {
   const email = args.find((arg) => !arg.startsWith("--"));
-  if (!email) throw new Error("usage: deno task local:token <email> [--legacy] [--expires-in S]");
+  if (!email) throw new Error("usage: ./deno task local:token <email> [--legacy] [--expires-in S]");
   const expiresIn = args.indexOf("--expires-in");
   const state = await requireState();
   const sql = postgres(state.info.DB_URL, { max: 1, onnotice: () => {} });
@@ -232,7 +232,7 @@ async function demo(ports: Ports): Promise<void> {
   });
   console.log(`HTTP ${res.status}`);
   console.log(JSON.stringify(await res.json(), null, 2));
-  console.log("\nThe stack keeps running; stop it with 'deno task local:stop'.");
+  console.log("\nThe stack keeps running; stop it with './deno task local:stop'.");
   if (!res.ok) Deno.exit(1);
 }
 

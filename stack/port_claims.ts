@@ -53,7 +53,7 @@ export async function describePortHolder(
   if (!await portAnswers("127.0.0.1", port)) return null;
   const claim = await claimOf(port);
   const otherPorts = "or start this checkout's stack on other ports: " +
-    "'deno task start --port 54331 --inbox-port 54334' (or LOCAL_API_PORT and LOCAL_INBOX_PORT)";
+    "'./deno task start --port 54331 --inbox-port 54334' (or LOCAL_API_PORT and LOCAL_INBOX_PORT)";
   if (!claim) {
     return `port ${port} (${what}) is in use by another program; stop it, ${otherPorts}`;
   }
@@ -62,6 +62,6 @@ export async function describePortHolder(
       `whose state file is gone; stop it with 'kill ${claim.pid}', ${otherPorts}`;
   }
   return `port ${port} (${what}) is held by the local stack of another checkout, ${claim.root} ` +
-    `(pid ${claim.pid}, ${claim.apiUrl}). Use it: 'cd ${claim.root} && deno task local:status' ` +
-    `prints its URLs and keys; stop it: 'cd ${claim.root} && deno task local:stop'; ${otherPorts}`;
+    `(pid ${claim.pid}, ${claim.apiUrl}). Use it: 'cd ${claim.root} && ./deno task local:status' ` +
+    `prints its URLs and keys; stop it: 'cd ${claim.root} && ./deno task local:stop'; ${otherPorts}`;
 }

@@ -1,5 +1,5 @@
 // deno task register: registers every candidate of a CSV file for an interview and writes a
-// results file beside it. `deno task register --help` explains the options.
+// results file beside it. `./deno task register --help` explains the options.
 import { parseArgs } from "node:util";
 import { createRegistrationClient } from "../typescript/client.ts";
 import {
@@ -15,7 +15,7 @@ import { readPreviousResults, type ResultColumn, type ResultRow, resultsCsv } fr
 
 export const USAGE = `Registers the candidates of a CSV file for an interview.
 
-usage: deno task register --interview <id> --csv <file> [options]
+usage: ./deno task register --interview <id> --csv <file> [options]
 
   --interview <id>   the interview (or position) to register the candidates for (a UUID)
   --csv <file>       the candidates: a header line, then one candidate per line. The name,
@@ -37,7 +37,7 @@ usage: deno task register --interview <id> --csv <file> [options]
 
 Re-running is safe: rows that an earlier run registered (the "ok" rows of the results file) are
 skipped and copied through, so a corrected file sends only to the rows that failed. FUNCTIONS_URL
-and SECRET_KEY are the names 'deno task local:status' prints.`;
+and SECRET_KEY are the names './deno task local:status' prints.`;
 
 class UsageError extends Error {}
 
@@ -161,7 +161,7 @@ export async function main(args: string[]): Promise<number> {
   if (!url || !key) {
     say(
       "error: no API to send to: pass --url and --key, set FUNCTIONS_URL and SECRET_KEY " +
-        "(as 'deno task local:status' prints them), or start the local stack",
+        "(as './deno task local:status' prints them), or start the local stack",
     );
     return 2;
   }
@@ -320,7 +320,7 @@ if (import.meta.main) {
     Deno.exit(await main(Deno.args));
   } catch (err) {
     say(`error: ${err instanceof Error ? err.message : err}`);
-    if (err instanceof UsageError) say("run 'deno task register --help' for the options");
+    if (err instanceof UsageError) say("run './deno task register --help' for the options");
     Deno.exit(2);
   }
 }

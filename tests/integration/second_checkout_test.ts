@@ -44,8 +44,8 @@ Deno.test("a port held by another checkout's stack is named, with how to reach o
     }]);
     const message = (await describePortHolder(port, "API gateway", root))!;
     assert.match(message, /held by the local stack of another checkout, \/home\/me\/other-clone/);
-    assert.match(message, /cd \/home\/me\/other-clone && deno task local:status/);
-    assert.match(message, /cd \/home\/me\/other-clone && deno task local:stop/);
+    assert.match(message, /cd \/home\/me\/other-clone && .\/deno task local:status/);
+    assert.match(message, /cd \/home\/me\/other-clone && .\/deno task local:stop/);
     assert.equal(await describePortHolder(freePort(), "API gateway", root), null);
 
     // The commands say the same (when this checkout has no stack of its own running).

@@ -1,6 +1,6 @@
 // The README's configuration tables list exactly the environment variables the code reads. The
 // names come from the code itself: every `Deno.env.get("NAME")`, and every call with a literal
-// name to a helper that passes its parameter to `Deno.env.get` or indexes an environment with it
+// name to a function that passes its parameter to `Deno.env.get` or indexes an environment with it
 // (like config.ts's `integer("DB_TIMEOUT_MS", ...)`), so the test follows when variables change.
 import assert from "node:assert/strict";
 
@@ -112,18 +112,18 @@ async function tableUnder(heading: string): Promise<Set<string>> {
 
 const sorted = (names: Set<string>) => [...names].sort();
 
-Deno.test("the helper detection finds direct reads and reads through helpers", () => {
+Deno.test("variables are found in direct reads and in reads through wrapper functions", () => {
   const code = `
     const a = Deno.env.get("DIRECT_ONE");
     function env(name: string) { return Deno.env.get(name); }
     function integer(name: string, fallback: number) { return Number(env(name) ?? fallback); }
     const pick = (flag: string, variable: string) => env[variable];
-    integer("VIA_WRAPPER", 3); env("VIA_HELPER"); pick("--port", "SECOND_ARG");
+    integer("VIA_WRAPPER", 3); env("VIA_FUNCTION"); pick("--port", "SECOND_ARG");
     json<Record<string, string>>("NOT_READ");`;
   assert.deepEqual(sorted(variablesReadBy(code)), [
     "DIRECT_ONE",
     "SECOND_ARG",
-    "VIA_HELPER",
+    "VIA_FUNCTION",
     "VIA_WRAPPER",
   ]);
 });
