@@ -55,7 +55,14 @@ async function localStack(): Promise<{ url: string; key: string } | null> {
   }
 }
 
-const say = (line: string) => console.error(line);
+/** Whether a progress bar is drawn on the terminal's current line. */
+let barOpen = false;
+
+function say(line: string) {
+  if (barOpen) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  barOpen = false;
+  console.error(line);
+}
 
 function seconds(ms: number): string {
   const s = Math.round(ms / 1000);
@@ -73,6 +80,7 @@ function progress(done: number, total: number, elapsedMs: number) {
     const bar = "#".repeat(filled) + "-".repeat(width - filled);
     const end = done === total ? "\n" : "";
     Deno.stderr.writeSync(new TextEncoder().encode(`\r[${bar}] ${figures}   ${end}`));
+    barOpen = done < total;
   } else {
     say(`sent ${figures}`);
   }
