@@ -297,6 +297,15 @@ Deno.test("--help; errors in the importer's own terms, not retried; results kept
   assert.equal(kept.length, 25);
   assert.match(kept[0].result, /^Error: not sent, the import stopped: this key needs/);
 
+  // A refused key: said as such, not retried.
+  const badKey = await importer(
+    importerArgs(csv, "--merchant", seed.demoMerchant)
+      .map((arg) => arg === info.SECRET_KEY ? "sb_secret_not_a_key" : arg),
+  );
+  assert.equal(badKey.code, 1);
+  assert.match(badKey.stderr, /the key was refused \(HTTP 401/);
+  assert.doesNotMatch(badKey.stderr, /retrying/);
+
   // With it, every row fails on its email: the first 20 are listed, then a count.
   const bad = await importer(importerArgs(csv, "--merchant", seed.demoMerchant));
   assert.equal(bad.code, 0, bad.stderr);
