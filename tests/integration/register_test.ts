@@ -395,10 +395,20 @@ Deno.test("HTTP details: preflight, methods, JSON, request ids", async (t) => {
     assert.equal(res.status, 405);
     assert.equal((await res.json()).error.includes("POST"), true);
   });
-  await t.step("invalid JSON is 400", async () => {
+  await t.step("invalid JSON is 400, saying where", async () => {
     const res = await postRegister("{not json", asService);
     assert.equal(res.status, 400);
-    assert.equal(typeof res.body.error, "string");
+    assert.equal(
+      res.body.error,
+      'Request body is not valid JSON: unexpected "n" at line 1, column 2',
+    );
+    const later = await postRegister('{\n  "users": [],\n  "is_test": tru\n}', asService);
+    assert.match(later.body.error, /at line 3, column 17$/);
+  });
+  await t.step("a present value of the wrong type says so", async () => {
+    const res = await postRegister({ users: {}, interview_id: "x" }, asService);
+    assert.equal(res.status, 422);
+    assert.deepEqual(res.body, { error: "users must be an array of candidates", name: "users" });
   });
   await t.step("a JSON array is 400", async () => {
     const res = await postRegister([], asService);
