@@ -17,7 +17,8 @@ create table public.email_send_batch (
   -- Calls handed out so far; a sender's outcome counts only for the attempt it was given.
   attempts smallint not null default 1 check (attempts >= 0),
   -- [{outbox_id, email: {from, to, subject, html, text, reply_to}, claims}], frozen before the
-  -- first call. Never a token or a link: the link's token is a placeholder here.
+  -- first call and dropped once the group is settled. Never a token or a link: the link's token
+  -- is a placeholder here.
   payload jsonb,
   -- A call's outcome was unknown, so the provider may hold these emails: from then on only this
   -- payload under this key may go out.
@@ -108,7 +109,7 @@ begin
     -- again could deliver twice, so the rows fail with the reason.
     with expired as (
       update public.email_send_batch b
-      set state = 'done', locked_until = null, settled_at = now(),
+      set state = 'done', locked_until = null, settled_at = now(), payload = null,
         outcome = case when b.created_at < now() - make_interval(secs => p_window_seconds)
           then 'expired' else 'failed' end,
         last_error = case when b.created_at < now() - make_interval(secs => p_window_seconds)
@@ -350,7 +351,7 @@ begin
       'error', u.last_error)), '[]'::jsonb) into v_out
     from updated u;
     update public.email_send_batch b
-    set state = 'done', outcome = 'sent', locked_until = null, settled_at = now(),
+    set state = 'done', outcome = 'sent', locked_until = null, settled_at = now(), payload = null,
       last_error = null
     where b.id = p_batch_id;
     return v_out;
@@ -361,7 +362,7 @@ begin
     v_error := case when v_kind = 'rejected' then v_error
       else format('gave up after %s attempts: %s', v_batch.attempts, v_error) end;
     update public.email_send_batch b
-    set state = 'done', outcome = 'failed', locked_until = null, settled_at = now(),
+    set state = 'done', outcome = 'failed', locked_until = null, settled_at = now(), payload = null,
       last_error = v_error
     where b.id = p_batch_id;
     with failed as (
@@ -379,7 +380,7 @@ begin
   if v_kind = 'refused' and not v_batch.maybe_sent then
     update public.email_send_batch b
     set state = 'done', outcome = 'released', locked_until = null, settled_at = now(),
-      last_error = v_error
+      payload = null, last_error = v_error
     where b.id = p_batch_id;
     with released as (
       update public.email_outbox o
