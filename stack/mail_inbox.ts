@@ -6,7 +6,12 @@
 //   GET /api/emails       JSON, newest last               DELETE /api/emails   empty it
 //   GET /api/calls        every API call it answered
 //   POST /api/faults      {"status": 500|429|503, "times": N, "delay_ms": D}: the next N API calls
-//                         fail that way (without status: are answered late, after processing)
+//                         fail that way (without status: are answered late, after processing);
+//                         {"hold": "before"|"during"|"after", "times": N}: the next N calls wait
+//                         until POST /api/release: "before" drops a call whose caller left while
+//                         it waited (it never reached us), "during" takes it anyway, "after"
+//                         takes it and withholds the answer
+//   GET /api/held         {"held": N}: calls waiting for a release
 // Recipients at the reserved `.invalid` top-level domain are rejected, as a provider rejects an
 // address it cannot deliver to.
 import { inboxPage, type RejectedEmail, viewPage } from "./mail_inbox_page.ts";
@@ -33,10 +38,13 @@ interface ApiCall {
   at: string;
 }
 
+type Hold = "before" | "during" | "after";
+
 interface Fault {
   status?: number;
   times: number;
   delay_ms?: number;
+  hold?: Hold;
 }
 
 interface Answer {
@@ -123,11 +131,27 @@ export interface MailInboxOptions {
   rateLimit?: number;
 }
 
-export function startMailInbox(options: MailInboxOptions): Deno.HttpServer {
+/** What the inbox remembers; kept outside the server so that a stopped inbox starts again as it was. */
+export interface InboxState {
+  emails: StoredEmail[];
+  /** Refused emails, for the page's delivery states. */
+  rejected: RejectedEmail[];
+  calls: ApiCall[];
+  faults: Fault[];
+  idempotency: Map<string, { hash: string; answer?: Answer; expires: number }>;
+  held: (() => void)[];
+}
+
+export function createInboxState(): InboxState {
+  return { emails: [], rejected: [], calls: [], faults: [], idempotency: new Map(), held: [] };
+}
+
+export function startMailInbox(
+  options: MailInboxOptions,
+  state: InboxState = createInboxState(),
+): Deno.HttpServer {
   const rateLimit = options.rateLimit ?? 5;
-  const emails: StoredEmail[] = [];
-  // Refused emails, for the page's delivery states.
-  const rejected: RejectedEmail[] = [];
+  const { emails, rejected, calls, faults, idempotency, held } = state;
   const reject = (input: unknown, reason: string) => {
     const e = (typeof input === "object" && input !== null ? input : {}) as Record<string, unknown>;
     rejected.push({
@@ -137,13 +161,9 @@ export function startMailInbox(options: MailInboxOptions): Deno.HttpServer {
       received_at: new Date().toISOString(),
     });
   };
-  const calls: ApiCall[] = [];
-  const faults: Fault[] = [];
-  const idempotency = new Map<
-    string,
-    { hash: string; answer?: Answer; expires: number }
-  >();
   let window = { start: 0, used: 0 };
+
+  const release = () => new Promise<void>((resolve) => held.push(resolve));
 
   function rateHeaders(now: number): Record<string, string> {
     return {
@@ -205,6 +225,18 @@ export function startMailInbox(options: MailInboxOptions): Deno.HttpServer {
         headers: { ...rateHeaders(Date.now()), ...extra },
       });
     };
+
+    // A held call waits before anything about it is decided.
+    const hold = faults[0]?.hold;
+    if (hold) {
+      if (--faults[0].times <= 0) faults.shift();
+      if (hold !== "after") {
+        await release();
+        if (hold === "before" && req.signal.aborted) {
+          return new Response(null, { status: 499 });
+        }
+      }
+    }
 
     const auth = req.headers.get("authorization");
     if (!auth) {
@@ -273,7 +305,7 @@ export function startMailInbox(options: MailInboxOptions): Deno.HttpServer {
       idempotency.set(scoped, { hash, expires: Date.now() + IDEMPOTENCY_TTL_MS });
     }
 
-    const fault = faults[0];
+    const fault = faults[0]?.hold ? undefined : faults[0];
     if (fault) {
       if (--fault.times <= 0) faults.shift();
       if (fault.delay_ms) await new Promise((resolve) => setTimeout(resolve, fault.delay_ms));
@@ -292,6 +324,7 @@ export function startMailInbox(options: MailInboxOptions): Deno.HttpServer {
       if (answer.status < 300) idempotency.get(scoped)!.answer = answer;
       else idempotency.delete(scoped);
     }
+    if (hold === "after") await release();
     return respond(answer);
   }
 
@@ -312,17 +345,31 @@ export function startMailInbox(options: MailInboxOptions): Deno.HttpServer {
       if (path === "/api/calls" && req.method === "GET") return Response.json(calls);
       if (path === "/api/faults" && req.method === "POST") {
         const fault = await req.json().catch(() => null) as Fault | null;
-        if (!fault || !Number.isInteger(fault.times) || fault.times < 1) {
-          return Response.json({ error: "expected {status?, times >= 1, delay_ms?}" }, {
+        if (
+          !fault || !Number.isInteger(fault.times) || fault.times < 1 ||
+          (fault.hold !== undefined && !["before", "during", "after"].includes(fault.hold))
+        ) {
+          return Response.json({ error: "expected {status?, times >= 1, delay_ms?, hold?}" }, {
             status: 400,
           });
         }
-        faults.push({ status: fault.status, times: fault.times, delay_ms: fault.delay_ms });
+        faults.push({
+          status: fault.status,
+          times: fault.times,
+          delay_ms: fault.delay_ms,
+          hold: fault.hold,
+        });
         return Response.json({ queued: faults.length });
       }
       if (path === "/api/faults" && req.method === "DELETE") {
         faults.length = 0;
         return new Response(null, { status: 204 });
+      }
+      if (path === "/api/held" && req.method === "GET") return Response.json({ held: held.length });
+      if (path === "/api/release" && req.method === "POST") {
+        const waiting = held.splice(0);
+        for (const go of waiting) go();
+        return Response.json({ released: waiting.length });
       }
       if (path === "/" && req.method === "GET") {
         return inboxPage(emails, rejected, new URL(req.url));

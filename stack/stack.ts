@@ -3,7 +3,7 @@
 // is torn down again.
 import postgres from "postgres";
 import { type GatewayStats, startGateway } from "./gateway.ts";
-import { startMailInbox } from "./mail_inbox.ts";
+import { createInboxState, startMailInbox } from "./mail_inbox.ts";
 import { generateStackKeys, postgrestJwks, publicJwk, type StackKeys } from "./keys.ts";
 import { migrate } from "./migrate.ts";
 import { assertPortFree, freePort, pipeToLog, waitFor } from "./ports.ts";
@@ -26,8 +26,9 @@ export interface StackOptions {
   /** Extra Deno flags for the functions process (e.g. --cpu-prof when profiling). */
   functionFlags?: string[];
   /**
-   * Test stacks only: the gateway also answers POST /_stack/postgrest/stop and /start (for
-   * fault tests) and GET /_stack/stats.
+   * Test stacks only: the gateway also answers POST /_stack/<postgrest|functions|mail>/stop and
+   * /start (for fault tests; stopping the functions kills them as a crash would) and
+   * GET /_stack/stats.
    */
   control?: boolean;
 }
@@ -117,8 +118,8 @@ export async function startFunctions(
   env: Record<string, string>,
   log: Deno.FsFile,
   flags: string[] = [],
-): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const port = freePort();
+  port = freePort(),
+): Promise<{ url: string; pid: number; stop(): Promise<void>; kill(): Promise<void> }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -135,12 +136,13 @@ export async function startFunctions(
   pipeToLog(child, log);
   let exited = false;
   child.status.then(() => exited = true);
-  const stop = async () => {
+  const signal = async (name: Deno.Signal) => {
     try {
-      child.kill("SIGTERM");
+      child.kill(name);
     } catch { /* already gone */ }
     await child.status;
   };
+  const stop = () => signal("SIGTERM");
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor("the functions server", async () => {
@@ -157,7 +159,7 @@ export async function startFunctions(
     await stop();
     throw err;
   }
-  return { url, pid: child.pid, stop };
+  return { url, pid: child.pid, stop, kill: () => signal("SIGKILL") };
 }
 
 function openLog(path: string): Promise<Deno.FsFile> {
@@ -193,8 +195,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       postgrestLog.close();
     });
 
-    const inbox = startMailInbox({ port: mailPort, apiKey: keys.resendApiKey });
-    stops.push(() => inbox.shutdown());
+    // The inbox's state outlives a stop, so that a fault test can take it down and back up.
+    const inboxState = createInboxState();
+    const launchInbox = () =>
+      startMailInbox({ port: mailPort, apiKey: keys.resendApiKey }, inboxState);
+    let inbox: Deno.HttpServer | null = launchInbox();
+    const stopInbox = async () => {
+      // Held calls would keep the server from shutting down.
+      for (const go of inboxState.held.splice(0)) go();
+      await inbox?.shutdown();
+      inbox = null;
+    };
+    stops.push(stopInbox);
 
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const info: StackInfo = {
@@ -214,13 +226,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
 
     const functionsLog = await openLog(`${options.logDir}/functions.log`);
-    const functions = await startFunctions(
-      { ...functionEnvironment(info, keys), ...options.functionEnv },
-      functionsLog,
-      options.functionFlags,
-    );
+    const functionsPort = freePort();
+    const launchFunctions = () =>
+      startFunctions(
+        { ...functionEnvironment(info, keys), ...options.functionEnv },
+        functionsLog,
+        options.functionFlags,
+        functionsPort,
+      );
+    let functions: Awaited<ReturnType<typeof startFunctions>> | null = await launchFunctions();
+    const functionsUrl = functions.url;
+    const functionsPid = functions.pid;
     stops.push(async () => {
-      await functions.stop();
+      await functions?.stop();
       functionsLog.close();
     });
 
@@ -228,7 +246,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const gateway = startGateway(
       apiPort,
       keys,
-      { postgrest: postgrestUrl, functions: functions.url },
+      { postgrest: postgrestUrl, functions: functionsUrl },
       stats,
       options.control
         ? {
@@ -238,6 +256,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           },
           "POST /_stack/postgrest/start": async () => {
             postgrest ??= await launchPostgrest();
+          },
+          "POST /_stack/functions/stop": async () => {
+            await functions?.kill();
+            functions = null;
+          },
+          "POST /_stack/functions/start": async () => {
+            functions ??= await launchFunctions();
+          },
+          "POST /_stack/mail/stop": stopInbox,
+          "POST /_stack/mail/start": () => {
+            inbox ??= launchInbox();
+            return Promise.resolve();
           },
         }
         : undefined,
@@ -252,7 +282,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       stops.push(runDispatchTimer(info, options.dispatchIntervalMs));
       stops.push(runPurgeTimer(ownerUrl(info.DB_URL), 60_000));
     }
-    return { info, keys, stats, functionsPid: functions.pid, stop: stopAll };
+    return { info, keys, stats, functionsPid, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

@@ -83,6 +83,8 @@ const stack = await startStack({
   functionEnv: {
     EMAIL_RETRY_BASE_MS: "200",
     EMAIL_SEND_TIMEOUT_MS: "1500",
+    // A sender that died is replaced after this long (the fault tests wait it out).
+    EMAIL_LEASE_MS: "4000",
     // Fault tests stop PostgREST and hold locks; the function must give up well before the test
     // does, and still wait out the load test's queue of 64 registrations for one merchant.
     DB_TIMEOUT_MS: "10000",

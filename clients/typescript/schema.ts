@@ -531,6 +531,8 @@ export interface operations {
                         sent: number;
                         failed: number;
                         retrying: number;
+                        /** @description Emails not sent because they must no longer go out (see `skip_reason`). */
+                        skipped: number;
                         /** @description Calls made to the email provider. */
                         calls: number;
                     };

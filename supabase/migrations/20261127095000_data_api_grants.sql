@@ -54,7 +54,7 @@ grant select on public.interview_token to authenticated;
 grant select on public.email_outbox to authenticated;
 grant select on public.interview_result to authenticated;
 
--- idempotency_request, merchant_request_counter: no API role at all.
+-- idempotency_request, merchant_request_counter, email_send_batch: no API role at all.
 
 -- The authorisation helpers RLS policies call run as the caller, who must be able to execute
 -- them; they are security definer and reveal only the caller's own standing.
@@ -65,7 +65,8 @@ grant execute on function public.current_app_role, public.is_admin, public.is_st
 
 -- The endpoints' SQL functions: the service role's alone.
 grant execute on function public.register_interview_users, public.finish_idempotent_request,
-  public.claim_invitation_emails, public.record_invitation_outcomes, public.start_interview,
+  public.claim_invitation_emails, public.freeze_invitation_batches,
+  public.record_invitation_batch, public.start_interview,
   public.revoke_interview_tokens to service_role;
 
 -- Executable by no API role: touch_updated_at (a trigger: checked when the trigger is created,

@@ -16,12 +16,30 @@ type Claim = (
 ) => Promise<string[]>;
 
 const claims: Record<string, Claim> = {
+  // Forms send groups of due rows (or takes formed groups whole): the rows of every group it
+  // hands out are this sender's.
   claim_invitation_emails: async (tx, { ids, limit }) => {
     const [{ claimed }] = await tx`
       select public.claim_invitation_emails(${limit}, ${ids}::uuid[]) as claimed`;
-    return (claimed as { id: string }[]).map((row) => row.id);
+    return groupRows(claimed as ClaimedGroups);
   },
 };
+
+interface ClaimedGroups {
+  batches: {
+    id: string;
+    attempt: number;
+    rows: { id: string }[];
+    payload: { outbox_id: string }[] | null;
+  }[];
+}
+
+/** The outbox rows of claimed groups: listed for a new group, in the payload of a formed one. */
+function groupRows(claimed: ClaimedGroups): string[] {
+  return claimed.batches.flatMap((batch) =>
+    batch.payload ? batch.payload.map((email) => email.outbox_id) : batch.rows.map((r) => r.id)
+  );
+}
 
 // Two senders: two connections, as two function instances would have.
 const first = database();
@@ -95,40 +113,53 @@ for (const [name, claim] of Object.entries(claims)) {
   });
 }
 
-Deno.test("record_invitation_outcomes: sent marks the enrolment invited; retries give up at the limit; late outcomes change nothing", async () => {
-  const [sent, retried] = await dueOutboxRows(2);
+Deno.test("record_invitation_batch: sent marks the enrolment invited; unknown outcomes give up at the limit; late outcomes change nothing", async () => {
+  const [sent, rejected, unknown] = await dueOutboxRows(3);
+  const all = [sent, rejected, unknown];
   try {
-    const record = (outcomes: Record<string, unknown>[], maxAttempts: number) =>
+    const claimGroup = (ids: string[]) =>
       first.begin(async (tx) => {
         await tx`set local role service_role`;
-        const [{ recorded }] = await tx`select public.record_invitation_outcomes(
-          ${tx.json(outcomes as postgres.JSONValue)}, ${maxAttempts}) as recorded`;
+        const [{ claimed }] = await tx`
+          select public.claim_invitation_emails(${ids.length}, ${ids}::uuid[]) as claimed`;
+        const [batch] = (claimed as ClaimedGroups).batches;
+        return batch;
+      });
+    const record = (batch: { id: string; attempt: number }, result: Record<string, unknown>) =>
+      first.begin(async (tx) => {
+        await tx`set local role service_role`;
+        const [{ recorded }] = await tx`select public.record_invitation_batch(
+          ${batch.id}, ${batch.attempt}, ${tx.json(result as postgres.JSONValue)}, 1) as recorded`;
         return recorded as { id: string; status: string; error: string | null }[];
       });
-    const held = await claimAsSender(first, claims.claim_invitation_emails, {
-      ids: [sent, retried],
-      limit: 2,
+
+    const accepted = await claimGroup([sent, rejected]);
+    assert.deepEqual(groupRows({ batches: [accepted] }).sort(), [sent, rejected].sort());
+    const recorded = await record(accepted, {
+      kind: "accepted",
+      results: [{ id: sent, provider_id: "provider-1" }, { id: rejected, error: "bad address" }],
     });
-    assert.equal(held.length, 2);
-    const recorded = await record([
-      { id: sent, outcome: "sent", provider_id: "provider-1" },
-      { id: retried, outcome: "retry", error: "provider down" },
-    ], 1);
     const byId = new Map(recorded.map((row) => [row.id, row]));
     assert.equal(byId.get(sent)?.status, "sent");
-    assert.equal(byId.get(retried)?.status, "failed", "one attempt allowed, one made");
-    assert.match(byId.get(retried)?.error ?? "", /gave up after 1 attempts: provider down/);
+    assert.equal(byId.get(rejected)?.status, "failed");
     const [enrolment] = await first`select e.status from public.profile_interview e
       join public.email_outbox o on o.profile_interview_id = e.id where o.id = ${sent}`;
     assert.equal(enrolment.status, "invited");
 
-    // A sender whose lease ran out reports late: the row is no longer its to change.
-    assert.deepEqual(await record([{ id: sent, outcome: "retry", error: "late" }], 8), []);
+    // A sender reporting for a settled group (its lease ran out, another finished it) changes
+    // nothing.
+    assert.deepEqual(await record(accepted, { kind: "unknown", error: "late" }), []);
     const [row] = await first`select status, provider_id, last_error from public.email_outbox
       where id = ${sent}`;
     assert.deepEqual({ ...row }, { status: "sent", provider_id: "provider-1", last_error: null });
+
+    // One attempt allowed, one made: an unknown outcome fails the group with the reason.
+    const lost = await claimGroup([unknown]);
+    const [gaveUp] = await record(lost, { kind: "unknown", error: "provider down" });
+    assert.equal(gaveUp.status, "failed");
+    assert.match(gaveUp.error ?? "", /gave up after 1 attempts: provider down/);
   } finally {
-    await first`delete from public.email_outbox where id = any (${[sent, retried]}::uuid[])`;
+    await first`delete from public.email_outbox where id = any (${all}::uuid[])`;
   }
 });
 

@@ -269,7 +269,9 @@ Deno.test("the data API, role by role: nothing beyond what RLS intends", async (
   for (const [who, token] of Object.entries(callers)) {
     await t.step(who, async () => {
       // Service-only tables: invisible and untouchable.
-      for (const table of ["idempotency_request", "merchant_request_counter"]) {
+      for (
+        const table of ["idempotency_request", "merchant_request_counter", "email_send_batch"]
+      ) {
         const read = await rest(token, "GET", `${table}?select=*`);
         assert.ok(denied(read.status, read.body), `${who} reads ${table}: ${read.status}`);
       }
@@ -319,6 +321,13 @@ Deno.test("the data API, role by role: nothing beyond what RLS intends", async (
           }],
           ["start_interview", { p_jti: crypto.randomUUID() }],
           ["claim_invitation_emails", { p_limit: 10 }],
+          ["freeze_invitation_batches", { p_batches: [] }],
+          ["record_invitation_batch", {
+            p_batch_id: crypto.randomUUID(),
+            p_attempt: 1,
+            p_result: { kind: "unknown" },
+            p_max_attempts: 8,
+          }],
           ["count_merchant_request", { p_merchant_id: seed.demoMerchant, p_default_limit: 1 }],
           ["purge_request_admission", {}],
         ] as const

@@ -75,6 +75,7 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
   // Touched only by the SQL functions.
   idempotency_request: {},
   merchant_request_counter: {},
+  email_send_batch: {},
 };
 
 /**
@@ -92,7 +93,8 @@ export const FUNCTIONS: Record<string, Role[]> = {
   register_interview_users: ["service_role"],
   finish_idempotent_request: ["service_role"],
   claim_invitation_emails: ["service_role"],
-  record_invitation_outcomes: ["service_role"],
+  freeze_invitation_batches: ["service_role"],
+  record_invitation_batch: ["service_role"],
   start_interview: ["service_role"],
   revoke_interview_tokens: ["service_role"],
   // The owner's alone: a trigger, helpers called inside definer functions, scheduled jobs.

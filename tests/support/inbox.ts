@@ -6,6 +6,9 @@ import { asService, info } from "./stack.ts";
 
 export const inbox = {
   async clear(): Promise<void> {
+    await fetch(`${info.MAILPIT_URL}/api/release`, { method: "POST" }).then((r) =>
+      r.body?.cancel()
+    );
     await fetch(`${info.MAILPIT_URL}/api/faults`, { method: "DELETE" }).then((r) =>
       r.body?.cancel()
     );
@@ -19,7 +22,14 @@ export const inbox = {
   async calls(): Promise<{ path: string; status: number; idempotency_key: string | null }[]> {
     return await (await fetch(`${info.MAILPIT_URL}/api/calls`)).json();
   },
-  async fault(fault: { status?: number; times: number; delay_ms?: number }): Promise<void> {
+  async fault(
+    fault: {
+      status?: number;
+      times: number;
+      delay_ms?: number;
+      hold?: "before" | "during" | "after";
+    },
+  ): Promise<void> {
     const res = await fetch(`${info.MAILPIT_URL}/api/faults`, {
       method: "POST",
       body: JSON.stringify(fault),
@@ -86,7 +96,7 @@ export async function drainOutbox(sql: postgres.Sql, emails: string[], timeoutMs
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const states = await sql`
-    select o.status, o.attempts, o.last_error, o.locked_until > now() as leased, count(*)::int
+    select o.status, o.attempts, o.last_error, o.batch_id is not null as grouped, count(*)::int
     from public.email_outbox o join public.profile_interview e on e.id = o.profile_interview_id
     where lower(e.email) = any (${lowered}) group by 1, 2, 3, 4`;
   throw new Error(`the outbox did not drain in time: ${JSON.stringify(states)}`);

@@ -17,5 +17,8 @@ export const dispatchResponseSchema = z.object({
   sent: z.int().min(0),
   failed: z.int().min(0),
   retrying: z.int().min(0),
+  skipped: z.int().min(0).meta({
+    description: "Emails not sent because they must no longer go out (see `skip_reason`).",
+  }),
   calls: z.int().min(0).meta({ description: "Calls made to the email provider." }),
 });

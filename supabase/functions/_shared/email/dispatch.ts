@@ -1,18 +1,19 @@
-// Sends due invitation emails: claims outbox rows, renders and signs each email, sends them in
-// batches of up to 100 with an Idempotency-Key derived from the rows, and records each outcome.
+// Sends due invitation emails exactly once. The database forms the send groups and gives each
+// its provider Idempotency-Key when it claims them; before a group's first call its exact
+// payload is stored (the link's token as a placeholder, signed again from the stored claims at
+// send time: Ed25519 is deterministic, so every retry sends the same bytes under the same key).
 // Used by the register endpoint (for the rows it just queued) and by the dispatch function.
 import type { SupabaseClient } from "@supabase/supabase-js";
 import type { Config } from "../config.ts";
 import { callRpc } from "../db.ts";
 import type { InterviewTokenSigner } from "../interview_token.ts";
 import { interviewUrl } from "../interview_url.ts";
-import { type BatchResult, type EmailProvider, MAX_BATCH, type OutgoingEmail } from "./provider.ts";
+import type { BatchResult, EmailProvider, OutgoingEmail } from "./provider.ts";
 import { fromHeader, renderInvitation } from "./render.ts";
 
+/** What a new group's row needs to be rendered. */
 export interface ClaimedEmail {
   id: string;
-  attempts: number;
-  batch_key: string | null;
   link_interview_id: string;
   view_hm: boolean;
   view_hi: boolean;
@@ -26,33 +27,54 @@ export interface ClaimedEmail {
     logo_url: string | null;
     frontend_domain: string | null;
   };
-  token: {
-    jti: string;
-    sub: string;
-    merchant_id: string;
-    interview_id: string;
-    position_id: string | null;
-    iat: number;
-    exp: number;
-  };
+  token: TokenClaims;
 }
 
-export type EmailOutcome = { status: "sent" | "queued" | "failed"; error?: string };
+interface TokenClaims {
+  jti: string;
+  sub: string;
+  merchant_id: string;
+  interview_id: string;
+  position_id: string | null;
+  iat: number;
+  exp: number;
+}
 
-interface OutcomeRecord {
+/** One email as stored in its group: everything but the link's token. */
+export interface FrozenEmail {
+  outbox_id: string;
+  email: OutgoingEmail;
+  claims: TokenClaims & { view_hm: boolean; view_hi: boolean };
+}
+
+interface ClaimedBatch {
   id: string;
-  outcome: "sent" | "failed" | "retry";
-  provider_id?: string;
-  error?: string;
-  retry_at?: string;
-  batch_key?: string | null;
+  key: string;
+  attempt: number;
+  payload: FrozenEmail[] | null;
+  rows: ClaimedEmail[];
 }
+
+interface Claim {
+  batches: ClaimedBatch[];
+  skipped: { id: string; reason: string }[];
+}
+
+type BatchOutcome =
+  | { kind: "accepted"; results: { id: string; provider_id?: string; error?: string }[] }
+  | { kind: "refused" | "unknown" | "rejected"; error: string; retry_at?: string };
+
+export type EmailOutcome = {
+  status: "sent" | "queued" | "failed" | "skipped";
+  error?: string;
+};
 
 export interface DispatchSummary {
   claimed: number;
   sent: number;
   failed: number;
   retrying: number;
+  skipped: number;
   calls: number;
   outcomes: Map<string, EmailOutcome>;
 }
@@ -64,31 +86,11 @@ export interface DispatchDeps {
   provider: EmailProvider | null;
 }
 
-async function keyFor(rows: ClaimedEmail[]): Promise<string> {
-  const ids = rows.map((row) => row.id).sort().join(",");
-  const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(ids)),
-  );
-  return `invitations-${Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")}`;
-}
+/** Stands for the link's token in a stored payload; only [A-Za-z_], so no encoding touches it. */
+export const TOKEN_PLACEHOLDER = "__interview_token__";
 
-/** Rows that travelled together before keep travelling together; the rest go 100 at a time. */
-export function groupForSending(rows: ClaimedEmail[]): ClaimedEmail[][] {
-  const byKey = new Map<string, ClaimedEmail[]>();
-  const fresh: ClaimedEmail[] = [];
-  for (const row of rows) {
-    if (row.batch_key) byKey.set(row.batch_key, [...(byKey.get(row.batch_key) ?? []), row]);
-    else fresh.push(row);
-  }
-  const groups = [...byKey.values()].flatMap((group) => chunk(group, MAX_BATCH));
-  return [...groups, ...chunk(fresh, MAX_BATCH)];
-}
-
-function chunk<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
+/** Rows a register request claims at a time, so that its lease covers its calls. */
+const ROWS_PER_CLAIM = 300;
 
 /** Exponential backoff with jitter: base, 2×base, 4×base … capped at 15 minutes. */
 export function backoffMs(attempt: number, baseMs: number): number {
@@ -102,25 +104,13 @@ export function createDispatcher(deps: DispatchDeps) {
   const { cfg } = deps;
   let pauseUntil = 0;
 
-  function render(row: ClaimedEmail): OutgoingEmail {
+  function freeze(row: ClaimedEmail): FrozenEmail {
     const expiresAt = new Date(row.token.exp * 1000);
-    const view = { hideMenu: row.view_hm, hideIframe: row.view_hi };
-    const token = deps.signer.sign({
-      jti: row.token.jti,
-      enrolmentId: row.token.sub,
-      merchantId: row.token.merchant_id,
-      interviewId: row.token.interview_id,
-      positionId: row.token.position_id,
-      isTest: false,
-      ...view,
-      issuedAt: row.token.iat,
-      expiresAt,
-    });
     const url = interviewUrl(
       row.merchant.frontend_domain ?? cfg.interviewFrontendUrl,
       row.link_interview_id,
-      token,
-      view,
+      TOKEN_PLACEHOLDER,
+      { hideMenu: row.view_hm, hideIframe: row.view_hi },
     );
     const email = renderInvitation({
       candidateName: row.candidate.name,
@@ -133,91 +123,150 @@ export function createDispatcher(deps: DispatchDeps) {
       expiresAt,
     });
     return {
-      from: fromHeader(row.merchant.sender_name ?? row.merchant.name, cfg.email.fromAddress),
-      to: row.candidate.email,
-      subject: email.subject,
-      html: email.html,
-      text: email.text,
-      replyTo: row.merchant.reply_to ?? undefined,
+      outbox_id: row.id,
+      email: {
+        from: fromHeader(row.merchant.sender_name ?? row.merchant.name, cfg.email.fromAddress),
+        to: row.candidate.email,
+        subject: email.subject,
+        html: email.html,
+        text: email.text,
+        ...(row.merchant.reply_to ? { replyTo: row.merchant.reply_to } : {}),
+      },
+      claims: { ...row.token, view_hm: row.view_hm, view_hi: row.view_hi },
     };
   }
 
-  function outcomesOf(group: ClaimedEmail[], key: string, result: BatchResult): OutcomeRecord[] {
-    if (result.kind === "accepted") {
-      return group.map((row, i) => {
-        const r = result.results[i];
-        return r.ok
-          ? { id: row.id, outcome: "sent", provider_id: r.id }
-          : { id: row.id, outcome: "failed", error: `rejected by the email provider: ${r.error}` };
-      });
-    }
-    const attempt = Math.max(...group.map((row) => row.attempts));
-    const delay = result.kind === "retry" && result.retryAfterMs !== null
-      ? result.retryAfterMs
-      : backoffMs(attempt, cfg.email.retryBaseMs);
-    const retryAt = new Date(Date.now() + delay).toISOString();
-    // Keep the key while the outcome is unknown, so the retry is recognised as the same call;
-    // drop it when the provider says the key belongs to another payload.
-    const batchKey = result.kind === "rekey" ? null : key;
-    return group.map((row) => ({
-      id: row.id,
-      outcome: "retry",
-      error: result.reason,
-      retry_at: retryAt,
-      batch_key: batchKey,
-    }));
+  /** The stored email with its link's token signed again: the same bytes every time. */
+  function materialize(frozen: FrozenEmail): OutgoingEmail {
+    const { claims } = frozen;
+    const token = deps.signer.sign({
+      jti: claims.jti,
+      enrolmentId: claims.sub,
+      merchantId: claims.merchant_id,
+      interviewId: claims.interview_id,
+      positionId: claims.position_id,
+      isTest: false,
+      hideMenu: claims.view_hm,
+      hideIframe: claims.view_hi,
+      issuedAt: claims.iat,
+      expiresAt: new Date(claims.exp * 1000),
+    });
+    const place = (value: string) => value.split(TOKEN_PLACEHOLDER).join(token);
+    return { ...frozen.email, html: place(frozen.email.html), text: place(frozen.email.text) };
   }
 
-  async function sendGroup(group: ClaimedEmail[]): Promise<OutcomeRecord[]> {
-    const key = await keyFor(group);
-    if (!deps.provider) {
-      return group.map((row) => ({
-        id: row.id,
-        outcome: "retry",
-        error: "email sending is not configured (RESEND_API_KEY)",
-        retry_at: new Date(Date.now() + backoffMs(row.attempts, cfg.email.retryBaseMs))
-          .toISOString(),
-        batch_key: null,
-      }));
+  function outcomeOf(
+    payload: FrozenEmail[],
+    attempt: number,
+    result: BatchResult,
+  ): BatchOutcome {
+    if (result.kind === "accepted") {
+      return {
+        kind: "accepted",
+        results: payload.map((email, i) => {
+          const r = result.results[i];
+          return r.ok
+            ? { id: email.outbox_id, provider_id: r.id }
+            : { id: email.outbox_id, error: `rejected by the email provider: ${r.error}` };
+        }),
+      };
     }
-    const emails = group.map(render);
+    if (result.kind === "rekey") {
+      // Our keys are never reused for another payload; if the provider says so, sending again
+      // under a new key could deliver twice.
+      return {
+        kind: "rejected",
+        error: `not sent again: the provider holds this group's key for another payload ` +
+          `(${result.reason})`,
+      };
+    }
+    const delay = result.retryAfterMs ?? backoffMs(attempt, cfg.email.retryBaseMs);
+    return {
+      // A 429 is refused before anything is taken; anything else may have been taken.
+      kind: result.status === 429 ? "refused" : "unknown",
+      error: result.reason,
+      retry_at: new Date(Date.now() + delay).toISOString(),
+    };
+  }
+
+  async function send(payload: FrozenEmail[], key: string, attempt: number) {
+    if (!deps.provider) {
+      return {
+        kind: "refused",
+        error: "email sending is not configured (RESEND_API_KEY)",
+        retry_at: new Date(Date.now() + backoffMs(attempt, cfg.email.retryBaseMs)).toISOString(),
+      } as BatchOutcome;
+    }
     // Stay inside the provider's rate limit rather than spend calls on 429s.
     const wait = pauseUntil - Date.now();
     if (wait > 0) await sleep(wait);
-    const result = await deps.provider.sendBatch(emails, key);
+    const result = await deps.provider.sendBatch(payload.map(materialize), key);
     if (result.rateLimit.remaining === 0 && result.rateLimit.resetMs !== null) {
       pauseUntil = Date.now() + result.rateLimit.resetMs;
     }
     if (result.kind === "retry" && result.retryAfterMs !== null) {
       pauseUntil = Math.max(pauseUntil, Date.now() + result.retryAfterMs);
     }
-    return outcomesOf(group, key, result);
+    return outcomeOf(payload, attempt, result);
   }
 
   /** One claim, its sends and their records. */
   async function dispatchOnce(
     options: { ids?: string[]; limit: number },
   ): Promise<DispatchSummary> {
-    const rows = await callRpc<ClaimedEmail[]>(deps.db, "claim_invitation_emails", {
+    // The lease is counted from before the claim: a sender never calls once it may have passed.
+    const leaseEnds = Date.now() + cfg.email.leaseMs;
+    const claim = await callRpc<Claim>(deps.db, "claim_invitation_emails", {
       p_limit: options.limit,
       p_ids: options.ids ?? null,
       p_lease_seconds: Math.ceil(cfg.email.leaseMs / 1000),
+      p_max_attempts: cfg.email.maxAttempts,
     }, cfg.dbTimeoutMs);
     const summary: DispatchSummary = {
-      claimed: rows.length,
+      claimed: 0,
       sent: 0,
       failed: 0,
       retrying: 0,
+      skipped: claim.skipped.length,
       calls: 0,
       outcomes: new Map(),
     };
-    for (const group of groupForSending(rows)) {
-      const records = await sendGroup(group);
+    for (const row of claim.skipped) {
+      summary.outcomes.set(row.id, { status: "skipped", error: row.reason });
+    }
+    const payloads = new Map<string, FrozenEmail[]>();
+    const fresh: { id: string; attempt: number; payload: FrozenEmail[] }[] = [];
+    for (const batch of claim.batches) {
+      summary.claimed += batch.payload?.length ?? batch.rows.length;
+      if (batch.payload) payloads.set(batch.id, batch.payload);
+      else fresh.push({ id: batch.id, attempt: batch.attempt, payload: batch.rows.map(freeze) });
+    }
+    // Stored before any call: from here on, this group only ever sends this payload.
+    if (fresh.length) {
+      const frozen = await callRpc<{ id: string; payload: FrozenEmail[] }[]>(
+        deps.db,
+        "freeze_invitation_batches",
+        { p_batches: fresh },
+        cfg.dbTimeoutMs,
+      );
+      for (const batch of frozen) payloads.set(batch.id, batch.payload);
+    }
+    for (const batch of claim.batches) {
+      const payload = payloads.get(batch.id);
+      // Lost the lease before storing, or too little of it left for a call: the next sender
+      // takes the group whole.
+      if (!payload || Date.now() + cfg.email.timeoutMs + 1000 > leaseEnds) continue;
+      const outcome = await send(payload, batch.key, batch.attempt);
       if (deps.provider) summary.calls++;
       const recorded = await callRpc<{ id: string; status: string; error: string | null }[]>(
         deps.db,
-        "record_invitation_outcomes",
-        { p_outcomes: records, p_max_attempts: cfg.email.maxAttempts },
+        "record_invitation_batch",
+        {
+          p_batch_id: batch.id,
+          p_attempt: batch.attempt,
+          p_result: outcome,
+          p_max_attempts: cfg.email.maxAttempts,
+        },
         cfg.dbTimeoutMs,
       );
       for (const row of recorded) {
@@ -236,29 +285,43 @@ export function createDispatcher(deps: DispatchDeps) {
     return summary;
   }
 
+  function add(total: DispatchSummary, once: DispatchSummary) {
+    total.claimed += once.claimed;
+    total.sent += once.sent;
+    total.failed += once.failed;
+    total.retrying += once.retrying;
+    total.skipped += once.skipped;
+    total.calls += once.calls;
+    for (const [id, outcome] of once.outcomes) total.outcomes.set(id, outcome);
+  }
+
+  const empty = (): DispatchSummary => ({
+    claimed: 0,
+    sent: 0,
+    failed: 0,
+    retrying: 0,
+    skipped: 0,
+    calls: 0,
+    outcomes: new Map(),
+  });
+
   return {
     /** Sends the given queued rows now (the register endpoint's own emails). */
-    sendQueued(ids: string[]): Promise<DispatchSummary> {
-      return dispatchOnce({ ids, limit: ids.length });
+    async sendQueued(ids: string[]): Promise<DispatchSummary> {
+      const total = empty();
+      for (let i = 0; i < ids.length; i += ROWS_PER_CLAIM) {
+        const chunk = ids.slice(i, i + ROWS_PER_CLAIM);
+        add(total, await dispatchOnce({ ids: chunk, limit: chunk.length }));
+      }
+      return total;
     },
     /** Drains what is due until nothing is left or the deadline passes. */
     async drain(options: { deadline: number; limit: number }): Promise<DispatchSummary> {
-      const total: DispatchSummary = {
-        claimed: 0,
-        sent: 0,
-        failed: 0,
-        retrying: 0,
-        calls: 0,
-        outcomes: new Map(),
-      };
+      const total = empty();
       while (Date.now() < options.deadline) {
         const once = await dispatchOnce({ limit: options.limit });
-        total.claimed += once.claimed;
-        total.sent += once.sent;
-        total.failed += once.failed;
-        total.retrying += once.retrying;
-        total.calls += once.calls;
-        if (once.claimed < options.limit) break;
+        add(total, once);
+        if (once.claimed + once.skipped < options.limit) break;
       }
       return total;
     },

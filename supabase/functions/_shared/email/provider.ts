@@ -26,7 +26,14 @@ export type BatchResult =
     results: ({ ok: true; id: string } | { ok: false; error: string })[];
     rateLimit: RateLimit;
   }
-  | { kind: "retry"; reason: string; retryAfterMs: number | null; rateLimit: RateLimit }
+  | {
+    kind: "retry";
+    reason: string;
+    retryAfterMs: number | null;
+    rateLimit: RateLimit;
+    /** The provider's HTTP status; null when no answer came (the call may have been taken). */
+    status: number | null;
+  }
   | { kind: "rekey"; reason: string; rateLimit: RateLimit };
 
 export interface EmailProvider {
@@ -73,7 +80,13 @@ export function createResendProvider(options: {
       } catch (err) {
         // A time-out: Resend may or may not have taken the batch; the same key makes it safe.
         const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-        return { kind: "retry", reason, retryAfterMs: null, rateLimit: rateLimitOf(null) };
+        return {
+          kind: "retry",
+          reason,
+          retryAfterMs: null,
+          rateLimit: rateLimitOf(null),
+          status: null,
+        };
       }
       const rateLimit = rateLimitOf(response.headers);
       if (response.error) {
@@ -85,6 +98,7 @@ export function createResendProvider(options: {
           reason,
           retryAfterMs: seconds(response.headers?.["retry-after"]) ?? rateLimit.resetMs,
           rateLimit,
+          status: statusCode ?? null,
         };
       }
       const accepted = response.data.data ?? [];
