@@ -3,7 +3,8 @@
 // stack, writes docs/BENCHMARKS.md and docs/images/latency.svg, and prints one JSON object as its
 // last line.
 import postgres from "postgres";
-import { functionEnvironment, startFunctions, startStack } from "../stack/stack.ts";
+import { functionEnvironment, startStack } from "../stack/stack.ts";
+import { startFunctions } from "../stack/functions_server.ts";
 import { freePort, waitFor } from "../stack/ports.ts";
 import { latencyChart } from "./chart.ts";
 
@@ -54,7 +55,7 @@ let naive: Deno.ChildProcess | undefined;
 
 try {
   await sql.unsafe(await Deno.readTextFile(`${root}bench/floor.sql`));
-  const auth = { authorization: `Bearer ${info.SECRET_KEY}`, "content-type": "application/json" };
+  const auth = { apikey: info.SECRET_KEY, "content-type": "application/json" };
   const floorHeaders = {
     authorization: `Bearer ${info.SERVICE_ROLE_KEY}`,
     apikey: info.SERVICE_ROLE_KEY,
@@ -136,7 +137,7 @@ try {
   const roundTripsN1000 = await roundTrips(1000);
   log(`round trips: n=1 ${roundTripsN1}, n=1000 ${roundTripsN1000}`);
 
-  // 5. CPU time and peak memory of the functions process for 1,000-user requests.
+  // 5. CPU time and peak memory of the registration function's process for 1,000-user requests.
   const ticks = async () => {
     const stat = await Deno.readTextFile(`/proc/${stack.functionsPid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -152,11 +153,12 @@ try {
   const fresh = await startFunctions(functionEnvironment(info, stack.keys), freshLog);
   let rssMbPeak: number;
   try {
-    const freshUrl = `${fresh.url}/job-interview-register-users`;
+    const name = "job-interview-register-users";
+    const freshUrl = `${fresh.urls[name]}/${name}`;
     await (await fetch(freshUrl, { method: "POST", headers: auth, body: body(1) })).arrayBuffer();
     await (await fetch(freshUrl, { method: "POST", headers: auth, body: body(1000) }))
       .arrayBuffer();
-    const status = await Deno.readTextFile(`/proc/${fresh.pid}/status`);
+    const status = await Deno.readTextFile(`/proc/${fresh.pids[name]}/status`);
     rssMbPeak = round(Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024);
   } finally {
     await fresh.stop();

@@ -72,7 +72,11 @@ let result;
 try {
   const filter = Deno.args.length ? Deno.args : ["tests/"];
   result = await run("tests", ["test", "-A", "--no-check", ...filter], {
-    TEST_STACK: JSON.stringify({ info: stack.info, keys: stack.keys }),
+    TEST_STACK: JSON.stringify({
+      info: stack.info,
+      keys: stack.keys,
+      functionPids: stack.functionPids,
+    }),
   });
 } finally {
   await stack.stop();
