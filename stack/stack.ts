@@ -61,6 +61,9 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** The sender domain the local Resend account has verified. */
+export const EMAIL_DOMAIN = "mail.jobmojito.test";
+
 /** What the platform itself gives every function; nothing else may start with SUPABASE_. */
 export const PLATFORM_VARIABLES = [
   "SUPABASE_URL",
@@ -91,7 +94,7 @@ export function functionEnvironment(
     INTERVIEW_FRONTEND_URL: "http://localhost:3000",
     RESEND_API_KEY: keys.resendApiKey,
     RESEND_BASE_URL: info.MAILPIT_URL,
-    EMAIL_FROM_ADDRESS: "invitations@mail.jobmojito.test",
+    EMAIL_FROM_ADDRESS: `invitations@${EMAIL_DOMAIN}`,
   };
 }
 
@@ -157,7 +160,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       postgrestLog.close();
     });
 
-    const inbox = startMailInbox({ port: mailPort, apiKey: keys.resendApiKey });
+    const inbox = startMailInbox({
+      port: mailPort,
+      apiKey: keys.resendApiKey,
+      verifiedDomains: [EMAIL_DOMAIN],
+      ownerEmail: `owner@${EMAIL_DOMAIN}`,
+    });
     stops.push(() => inbox.shutdown());
 
     const apiUrl = `http://127.0.0.1:${apiPort}`;

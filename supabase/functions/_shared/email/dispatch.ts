@@ -151,6 +151,11 @@ export function createDispatcher(deps: DispatchDeps) {
           : { id: row.id, outcome: "failed", error: `rejected by the email provider: ${r.error}` };
       });
     }
+    if (result.kind === "rejected") {
+      // Resend refused the call as such: the same call again cannot succeed, so fail it now.
+      const error = `rejected by the email provider: ${result.reason}`;
+      return group.map((row) => ({ id: row.id, outcome: "failed", error }));
+    }
     const attempt = Math.max(...group.map((row) => row.attempts));
     const delay = result.kind === "retry" && result.retryAfterMs !== null
       ? result.retryAfterMs
