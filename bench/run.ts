@@ -147,7 +147,7 @@ try {
   const ticksBefore = await ticks();
   for (let i = 0; i < cpuReps; i++) await call("ours", body(1000));
   const cpuMsN1000 = round(((await ticks()) - ticksBefore) * 10 / cpuReps);
-  // Peak memory of a fresh functions process serving one 1,000-user request, as a new instance
+  // Peak memory of a fresh registration function process serving one 1,000-user request, as a new instance
   // on the platform would (a long-lived process's high-water mark mostly shows V8's lazy GC).
   const freshLog = await Deno.open(`${logDir}/fresh-functions.log`, { create: true, append: true });
   const fresh = await startFunctions(functionEnvironment(info, stack.keys), freshLog);
@@ -333,7 +333,7 @@ the same run with each other, not across runs.
 | PostgreSQL | ${pgVersion} |
 | PostgREST | 12.0.2 |
 
-Everything runs on this one machine: PostgreSQL, PostgREST, the functions process, the gateway,
+Everything runs on this one machine: PostgreSQL, PostgREST, the function processes, the gateway,
 and the client (the gateway and the client share the benchmark's process).
 
 ## Goals
@@ -373,8 +373,8 @@ ${table("naive")}
 | --- | --- |
 | database round trips per request, 1 user (counted at the gateway) | ${roundTripsN1} |
 | database round trips per request, 1,000 users | ${roundTripsN1000} |
-| CPU time of the functions process per 1,000-user request (mean of ${cpuReps}) | ${cpuMsN1000} ms (platform limit 2,000 ms) |
-| peak resident memory of a fresh functions process serving one 1,000-user request | ${rssMbPeak} MB (platform limit 256 MB) |
+| CPU time of the registration function's process per 1,000-user request (mean of ${cpuReps}) | ${cpuMsN1000} ms (platform limit 2,000 ms) |
+| peak resident memory of a fresh registration function process serving one 1,000-user request | ${rssMbPeak} MB (platform limit 256 MB) |
 
 ## Throughput of single-user requests
 
@@ -388,7 +388,7 @@ request:
 
 ## 1,000 invitation emails
 
-With \`send_email: true\` against the local inbox (Resend's API, its 5 requests/second limit):
+With \`send_email: true\` against the local inbox (Resend's API, its default limit of 2 requests a second):
 
 | measure | value |
 | --- | --- |
