@@ -4,7 +4,8 @@
 // quick run writes the same into .local/bench/ (unless --write-docs), so that trying it leaves the
 // committed figures alone. Prints one JSON object on stdout, then the goals table (met / not met).
 import postgres from "postgres";
-import { functionEnvironment, startFunctions, startStack } from "../stack/stack.ts";
+import { functionEnvironment, startStack } from "../stack/stack.ts";
+import { startFunctions } from "../stack/functions_server.ts";
 import { freePort, waitFor } from "../stack/ports.ts";
 import { latencyChart } from "./chart.ts";
 
@@ -72,7 +73,7 @@ let naive: Deno.ChildProcess | undefined;
 
 try {
   await sql.unsafe(await Deno.readTextFile(`${root}bench/floor.sql`));
-  const auth = { authorization: `Bearer ${info.SECRET_KEY}`, "content-type": "application/json" };
+  const auth = { apikey: info.SECRET_KEY, "content-type": "application/json" };
   const floorHeaders = {
     authorization: `Bearer ${info.SERVICE_ROLE_KEY}`,
     apikey: info.SERVICE_ROLE_KEY,
@@ -154,7 +155,7 @@ try {
   const roundTripsN1000 = await roundTrips(1000);
   log(`round trips: n=1 ${roundTripsN1}, n=1000 ${roundTripsN1000}`);
 
-  // 5. CPU time and peak memory of the functions process for 1,000-user requests.
+  // 5. CPU time and peak memory of the registration function's process for 1,000-user requests.
   const ticks = async () => {
     const stat = await Deno.readTextFile(`/proc/${stack.functionsPid}/stat`);
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -164,17 +165,18 @@ try {
   const ticksBefore = await ticks();
   for (let i = 0; i < cpuReps; i++) await call("ours", body(1000));
   const cpuMsN1000 = round(((await ticks()) - ticksBefore) * 10 / cpuReps);
-  // Peak memory of a fresh functions process serving one 1,000-user request, as a new instance
+  // Peak memory of a fresh registration function process serving one 1,000-user request, as a new instance
   // on the platform would (a long-lived process's high-water mark mostly shows V8's lazy GC).
   const freshLog = await Deno.open(`${logDir}/fresh-functions.log`, { create: true, append: true });
   const fresh = await startFunctions(functionEnvironment(info, stack.keys), freshLog);
   let rssMbPeak: number;
   try {
-    const freshUrl = `${fresh.url}/job-interview-register-users`;
+    const name = "job-interview-register-users";
+    const freshUrl = `${fresh.urls[name]}/${name}`;
     await (await fetch(freshUrl, { method: "POST", headers: auth, body: body(1) })).arrayBuffer();
     await (await fetch(freshUrl, { method: "POST", headers: auth, body: body(1000) }))
       .arrayBuffer();
-    const status = await Deno.readTextFile(`/proc/${fresh.pid}/status`);
+    const status = await Deno.readTextFile(`/proc/${fresh.pids[name]}/status`);
     rssMbPeak = round(Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024);
   } finally {
     await fresh.stop();
@@ -349,7 +351,7 @@ the same run with each other, not across runs.
 | PostgreSQL | ${pgVersion} |
 | PostgREST | 12.0.2 |
 
-Everything runs on this one machine: PostgreSQL, PostgREST, the functions process, the gateway,
+Everything runs on this one machine: PostgreSQL, PostgREST, the function processes, the gateway,
 and the client (the gateway and the client share the benchmark's process).
 
 ## Goals
@@ -389,8 +391,8 @@ ${table("naive")}
 | --- | --- |
 | database round trips per request, 1 user (counted at the gateway) | ${roundTripsN1} |
 | database round trips per request, 1,000 users | ${roundTripsN1000} |
-| CPU time of the functions process per 1,000-user request (mean of ${cpuReps}) | ${cpuMsN1000} ms (platform limit 2,000 ms) |
-| peak resident memory of a fresh functions process serving one 1,000-user request | ${rssMbPeak} MB (platform limit 256 MB) |
+| CPU time of the registration function's process per 1,000-user request (mean of ${cpuReps}) | ${cpuMsN1000} ms (platform limit 2,000 ms) |
+| peak resident memory of a fresh registration function process serving one 1,000-user request | ${rssMbPeak} MB (platform limit 256 MB) |
 
 ## Throughput of single-user requests
 
@@ -404,7 +406,7 @@ request:
 
 ## 1,000 invitation emails
 
-With \`send_email: true\` against the local inbox (Resend's API, its 5 requests/second limit):
+With \`send_email: true\` against the local inbox (Resend's API, its default limit of 2 requests a second):
 
 | measure | value |
 | --- | --- |

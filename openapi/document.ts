@@ -216,15 +216,16 @@ export function buildOpenApiDocument(maxUsers = 1000) {
         bearerAuth: {
           type: "http",
           scheme: "bearer",
-          description: "A Supabase Auth access token (merchant staff), or the project's service " +
-            "key: a secret key (sb_secret_...) or the legacy service_role JWT.",
+          description: "A Supabase Auth access token (merchant staff), or the legacy " +
+            "service_role key. API keys (sb_...) belong in the apikey header: Supabase's gateway " +
+            "does not pass an sb_ key sent only as Bearer on to the function.",
         },
         apikeyHeader: {
           type: "apiKey",
           in: "header",
           name: "apikey",
-          description: "The project's secret key (sb_secret_...), as an alternative to the " +
-            "Authorization header. The anon and publishable keys are not callers.",
+          description: "The project's service key: a secret key (sb_secret_...) or the legacy " +
+            "service_role key. The anon and publishable keys are not callers.",
         },
       },
       parameters: {

@@ -1,13 +1,20 @@
 // Photographs the local inbox page with a few sample invitations, one of them refused, in headless
 // Chromium (Debian's `chromium` package), for the docs: deno task docs:inbox
 import { startMailInbox } from "../stack/mail_inbox.ts";
+import { EMAIL_DOMAIN } from "../stack/stack.ts";
 import { renderInvitation } from "../supabase/functions/_shared/email/render.ts";
 import { freePort } from "../stack/ports.ts";
 import { screenshot } from "./chromium.ts";
 
 const port = freePort();
 const apiKey = "re_docs_screenshot";
-const inbox = startMailInbox({ port, apiKey, rateLimit: 100 });
+const inbox = startMailInbox({
+  port,
+  apiKey,
+  rateLimit: 100,
+  verifiedDomains: [EMAIL_DOMAIN],
+  ownerEmail: `owner@${EMAIL_DOMAIN}`,
+});
 const base = `http://127.0.0.1:${port}`;
 try {
   const candidates = [

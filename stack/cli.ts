@@ -225,7 +225,7 @@ async function demo(ports: Ports): Promise<void> {
   const res = await fetch(url, {
     method: "POST",
     headers: {
-      authorization: `Bearer ${state.info.SECRET_KEY}`,
+      apikey: state.info.SECRET_KEY,
       "content-type": "application/json",
     },
     body: JSON.stringify(EXAMPLE_REQUEST),

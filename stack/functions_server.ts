@@ -1,35 +1,134 @@
-// Serves every function under supabase/functions in one Deno process, as the edge runtime would:
-// a request for /<name>/... goes to that folder's `handleRequest`. Configuration comes from the
-// environment, exactly as on Supabase.
-const functionsDir = new URL("../supabase/functions/", import.meta.url);
+// Runs the functions as the Edge Runtime does: each folder of supabase/functions from its own
+// `index.ts` (its own `Deno.serve`), isolated in a process of its own, with `EdgeRuntime.waitUntil`
+// (stack/edge_runtime.ts), only the environment the platform gives, and the platform's 256 MB
+// memory limit as the V8 heap limit. A function that dies (out of memory, a crash) is started
+// again, as the platform boots a new worker.
+import { freePort, pipeToLog, waitFor } from "./ports.ts";
 
-type Handler = (req: Request) => Promise<Response>;
+const root = new URL("../", import.meta.url).pathname;
+const functionsDir = `${root}supabase/functions`;
+const preload = new URL("./edge_runtime.ts", import.meta.url).pathname;
 
-async function loadHandlers(): Promise<Map<string, Handler>> {
-  const handlers = new Map<string, Handler>();
-  for await (const entry of Deno.readDir(functionsDir)) {
-    if (!entry.isDirectory || entry.name.startsWith("_")) continue;
-    const module = await import(new URL(`${entry.name}/handler.ts`, functionsDir).href);
-    if (typeof module.handleRequest !== "function") {
-      throw new Error(`supabase/functions/${entry.name}/handler.ts exports no handleRequest`);
-    }
-    handlers.set(entry.name, module.handleRequest);
-  }
-  return handlers;
+/** Supabase's per-worker memory limit (docs: Edge Functions, Limits). */
+export const FUNCTION_MEMORY_MB = 256;
+
+/** What Deno itself needs from the host to run (its cache); nothing the function should read. */
+const HOST_ENV = ["HOME", "PATH", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"];
+
+export interface FunctionProcesses {
+  /** Base URL of each function's own server, by function name. */
+  urls: Record<string, string>;
+  /** Process id of each function, by name (the benchmark reads CPU and memory from /proc). */
+  pids: Record<string, number>;
+  stop(): Promise<void>;
+  /** Kills every function as a crash would; each is started again at once, as on the platform. */
+  kill(): Promise<void>;
+  /** Resolves once every function answers again. */
+  ready(): Promise<void>;
 }
 
-const port = Number(Deno.args[0]);
-const handlers = await loadHandlers();
-
-Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
-  const name = new URL(req.url).pathname.split("/")[1];
-  if (name === "_health") return new Response("ok");
-  const handler = handlers.get(name);
-  if (!handler) {
-    return Response.json({ error: `Function not found: ${name}` }, { status: 404 });
+export async function functionNames(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(functionsDir)) {
+    if (entry.isDirectory && !entry.name.startsWith("_")) names.push(entry.name);
   }
-  return handler(req);
-});
+  return names.sort();
+}
 
-// Exit normally on SIGTERM, so that exit hooks (like --cpu-prof's profile) run.
-Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+function hostEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of HOST_ENV) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+export async function startFunctions(
+  env: Record<string, string>,
+  log: Deno.FsFile,
+  flags: string[] = [],
+): Promise<FunctionProcesses> {
+  const urls: Record<string, string> = {};
+  const pids: Record<string, number> = {};
+  const children = new Map<string, Deno.ChildProcess>();
+  let stopping = false;
+
+  const spawn = (name: string, port: number) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        `--v8-flags=--max-old-space-size=${FUNCTION_MEMORY_MB}`,
+        `--preload=${preload}`,
+        ...flags,
+        `${functionsDir}/${name}/index.ts`,
+      ],
+      cwd: root,
+      clearEnv: true,
+      // Deno.serve() without options listens where DENO_SERVE_ADDRESS says.
+      env: { ...hostEnv(), ...env, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    pipeToLog(child, log);
+    children.set(name, child);
+    pids[name] = child.pid;
+    child.status.then((status) => {
+      if (stopping || children.get(name) !== child) return;
+      log.write(new TextEncoder().encode(
+        `function ${name} exited (code ${status.code}, signal ${status.signal}); restarting\n`,
+      )).catch(() => {});
+      spawn(name, port);
+    });
+  };
+
+  const stop = async () => {
+    stopping = true;
+    await Promise.all([...children.values()].map(async (child) => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await child.status;
+    }));
+  };
+
+  const ready = async () => {
+    await Promise.all(
+      Object.entries(urls).map(([name, url]) =>
+        waitFor(`the function ${name}`, async () => {
+          try {
+            const res = await fetch(url, { method: "OPTIONS" });
+            await res.body?.cancel();
+            return true;
+          } catch {
+            return false;
+          }
+        }, 60_000)
+      ),
+    );
+  };
+
+  const kill = async () => {
+    await Promise.all([...children.values()].map(async (child) => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await child.status;
+    }));
+  };
+
+  try {
+    for (const name of await functionNames()) {
+      const port = freePort();
+      urls[name] = `http://127.0.0.1:${port}`;
+      spawn(name, port);
+    }
+    await ready();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { urls, pids, stop, kill, ready };
+}

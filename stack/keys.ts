@@ -74,7 +74,10 @@ export function postgrestJwks(keys: StackKeys): string {
   return JSON.stringify({ keys: [oct, ...keys.authJwks.keys] });
 }
 
-/** An access token shaped like one Supabase Auth issues. */
+/**
+ * An access token shaped like one Supabase Auth issues, without `session_id`: the stack keeps no
+ * sessions, and Auth (and the stack's GET /auth/v1/user) refuse a session id it does not hold.
+ */
 export async function userAccessToken(
   keys: StackKeys,
   issuer: string,
@@ -85,7 +88,6 @@ export async function userAccessToken(
   const jwt = new SignJWT({
     role: "authenticated",
     email: user.email,
-    session_id: crypto.randomUUID(),
     aal: "aal1",
     is_anonymous: false,
     app_metadata: {

@@ -1,12 +1,17 @@
 // A local stand-in for Resend: speaks the parts of Resend's HTTP API that the `resend` SDK uses
 // (POST /emails, POST /emails/batch) with Resend's response and error shapes, Idempotency-Key
-// semantics and rate-limit headers, keeps what it receives, and shows it:
+// semantics, its default rate limit (2 requests a second per team) with its headers, and its
+// documented statuses: 400 validation_error (a field's value), 401 missing_api_key, 403
+// invalid_api_key, 403 validation_error (a sender domain that is not verified; the testing
+// domain, which only sends to the account's own address), 422 missing_required_field, 429
+// rate_limit_exceeded. It keeps what it receives, and shows it:
 //   GET /                 web inbox (stack/mail_inbox_page.ts)   GET /view/<id>   one email
 //   POST /clear           the inbox page's "clear" button
 //   GET /api/emails       JSON, newest last               DELETE /api/emails   empty it
 //   GET /api/calls        every API call it answered
-//   POST /api/faults      {"status": 500|429|503, "times": N, "delay_ms": D}: the next N API calls
-//                         fail that way (without status: are answered late, after processing);
+//   POST /api/faults      {"status": 400|401|403|422|429|500|503, "times": N, "delay_ms": D}: the
+//                         next N API calls fail that way (without status: are answered late,
+//                         after processing);
 //                         {"hold": "before"|"during"|"after", "times": N}: the next N calls wait
 //                         until POST /api/release: "before" drops a call whose caller left while
 //                         it waited (it never reached us), "during" takes it anyway, "after"
@@ -60,6 +65,30 @@ function error(status: number, name: string, message: string): Answer {
   return { status, body: { statusCode: status, name, message } };
 }
 
+/** Resend's error name for an injected status. */
+const FAULT_NAMES: Record<number, string> = {
+  400: "validation_error",
+  401: "missing_api_key",
+  403: "validation_error",
+  422: "missing_required_field",
+  429: "rate_limit_exceeded",
+};
+
+/** Resend's shared testing domain: it sends only to the account owner's own address. */
+const TESTING_DOMAIN = "resend.dev";
+
+type Rejection = { status: number; name: string; message: string };
+const fieldError = (message: string): Rejection => ({
+  status: 400,
+  name: "validation_error",
+  message,
+});
+const missingField = (field: string): Rejection => ({
+  status: 422,
+  name: "missing_required_field",
+  message: `Missing \`${field}\` field.`,
+});
+
 function addressOf(value: string): string | null {
   const named = /^\s*(?:"[^"]*"|[^<>"]*)\s*<([^<>]+)>\s*$/.exec(value);
   const address = (named ? named[1] : value).trim();
@@ -72,43 +101,92 @@ function list(value: unknown): string[] | null {
   return null;
 }
 
+/** Who may send: the verified sender domains, and the owner the testing domain sends to. */
+interface Account {
+  verifiedDomains: string[];
+  ownerEmail: string;
+}
+
 /** Validates one email of a request; returns the stored form or the error Resend would give. */
 function acceptEmail(
   input: unknown,
   idempotencyKey: string | null,
-): { email: StoredEmail } | { error: string } {
-  if (typeof input !== "object" || input === null) return { error: "Invalid email object." };
+  account: Account,
+): { email: StoredEmail } | { error: Rejection } {
+  if (typeof input !== "object" || input === null) {
+    return { error: fieldError("Invalid email object.") };
+  }
   const e = input as Record<string, unknown>;
-  if (typeof e.from !== "string" || !addressOf(e.from)) {
+  if (e.from === undefined || e.from === "") return { error: missingField("from") };
+  const from = typeof e.from === "string" ? addressOf(e.from) : null;
+  if (!from) {
     return {
-      error: "Invalid `from` field. The email address needs to follow the `email@example.com` " +
-        "or `Name <email@example.com>` format.",
+      error: fieldError(
+        "Invalid `from` field. The email address needs to follow the `email@example.com` " +
+          "or `Name <email@example.com>` format.",
+      ),
     };
   }
+  if (e.to === undefined) return { error: missingField("to") };
   const to = list(e.to);
-  if (!to || !to.length) return { error: "Missing `to` field." };
-  if (to.length > 50) return { error: "Too many recipients in `to` field. Maximum is 50." };
+  if (!to || !to.length) return { error: missingField("to") };
+  if (to.length > 50) {
+    return { error: fieldError("Too many recipients in `to` field. Maximum is 50.") };
+  }
+  const addresses: string[] = [];
   for (const recipient of to) {
     const address = addressOf(recipient);
     if (!address) {
       return {
-        error: "Invalid `to` field. The email address needs to follow the `email@example.com` " +
-          "or `Name <email@example.com>` format.",
+        error: fieldError(
+          "Invalid `to` field. The email address needs to follow the `email@example.com` " +
+            "or `Name <email@example.com>` format.",
+        ),
       };
     }
     if (address.toLowerCase().endsWith(".invalid")) {
-      return { error: `The recipient ${address} was rejected: its domain does not accept email.` };
+      return {
+        error: fieldError(
+          `The recipient ${address} was rejected: its domain does not accept email.`,
+        ),
+      };
     }
+    addresses.push(address.toLowerCase());
   }
-  if (typeof e.subject !== "string" || !e.subject) return { error: "Missing `subject` field." };
-  if (/[\r\n]/.test(e.subject)) return { error: "Invalid `subject` field." };
+  if (e.subject === undefined || e.subject === "") return { error: missingField("subject") };
+  if (typeof e.subject !== "string" || /[\r\n]/.test(e.subject)) {
+    return { error: fieldError("Invalid `subject` field.") };
+  }
   if (typeof e.html !== "string" && typeof e.text !== "string") {
-    return { error: "Missing `html` or `text` field." };
+    return { error: missingField("html` or `text") };
+  }
+  const domain = from.slice(from.lastIndexOf("@") + 1).toLowerCase();
+  if (domain === TESTING_DOMAIN) {
+    if (addresses.some((address) => address !== account.ownerEmail.toLowerCase())) {
+      return {
+        error: {
+          status: 403,
+          name: "validation_error",
+          message:
+            `You can only send testing emails to your own email address (${account.ownerEmail}). ` +
+            "To send emails to other recipients, please verify a domain at resend.com/domains, " +
+            "and change the `from` address to an email using this domain.",
+        },
+      };
+    }
+  } else if (!account.verifiedDomains.includes(domain)) {
+    return {
+      error: {
+        status: 403,
+        name: "validation_error",
+        message: `The ${domain} domain is not verified. Please, add and verify your domain.`,
+      },
+    };
   }
   return {
     email: {
       id: crypto.randomUUID(),
-      from: e.from,
+      from: e.from as string,
       to,
       subject: e.subject,
       html: typeof e.html === "string" ? e.html : null,
@@ -127,7 +205,11 @@ function acceptEmail(
 export interface MailInboxOptions {
   port: number;
   apiKey: string;
-  /** Requests a second, as Resend's default team limit. */
+  /** Sender domains verified in the account; others are refused with 403. */
+  verifiedDomains: string[];
+  /** The account owner's address: the only recipient of the testing domain (resend.dev). */
+  ownerEmail: string;
+  /** Requests a second; Resend's default team limit is 2. */
   rateLimit?: number;
 }
 
@@ -150,9 +232,14 @@ export function startMailInbox(
   options: MailInboxOptions,
   state: InboxState = createInboxState(),
 ): Deno.HttpServer {
-  const rateLimit = options.rateLimit ?? 5;
+  const rateLimit = options.rateLimit ?? 2;
+  const account: Account = {
+    verifiedDomains: options.verifiedDomains.map((domain) => domain.toLowerCase()),
+    ownerEmail: options.ownerEmail,
+  };
   const { emails, rejected, calls, faults, idempotency, held } = state;
-  const reject = (input: unknown, reason: string) => {
+  // Refused emails, for the page's delivery states.
+  const remember = (input: unknown, reason: string) => {
     const e = (typeof input === "object" && input !== null ? input : {}) as Record<string, unknown>;
     rejected.push({
       to: list(e.to) ?? [],
@@ -179,26 +266,30 @@ export function startMailInbox(
   }
 
   function process(path: string, body: unknown, batchValidation: string, key: string | null) {
+    const reject = (r: Rejection) => error(r.status, r.name, r.message);
     if (path === "/emails") {
-      const accepted = acceptEmail(body, key);
+      const accepted = acceptEmail(body, key, account);
       if ("error" in accepted) {
-        reject(body, accepted.error);
-        return error(422, "validation_error", accepted.error);
+        remember(body, accepted.error.message);
+        return reject(accepted.error);
       }
       emails.push(accepted.email);
       return { status: 200, body: { id: accepted.email.id } };
     }
-    if (!Array.isArray(body)) return error(422, "validation_error", "The body must be an array.");
-    if (body.length === 0) return error(422, "validation_error", "The batch is empty.");
+    if (!Array.isArray(body)) return error(400, "validation_error", "The body must be an array.");
+    if (body.length === 0) return error(400, "validation_error", "The batch is empty.");
     if (body.length > 100) {
-      return error(422, "validation_error", "Too many emails in the batch. Maximum is 100.");
+      return error(400, "validation_error", "Too many emails in the batch. Maximum is 100.");
     }
-    const results = body.map((item) => acceptEmail(item, key));
-    const errors = results.flatMap((r, index) => "error" in r ? [{ index, message: r.error }] : []);
-    for (const { index, message } of errors) reject(body[index], message);
-    if (errors.length && batchValidation !== "permissive") {
-      return error(422, "validation_error", errors[0].message);
-    }
+    const results = body.map((item) => acceptEmail(item, key, account));
+    const rejections = results.flatMap((r, index) => "error" in r ? [{ index, ...r.error }] : []);
+    // Permissive validation reports field errors per email; a sender the account may not use
+    // (403) refuses the whole call (the stricter reading; Resend does not document it).
+    const refused = rejections.find((r) => r.status === 403);
+    if (refused) return reject(refused);
+    if (rejections.length && batchValidation !== "permissive") return reject(rejections[0]);
+    for (const { index, message } of rejections) remember(body[index], message);
+    const errors = rejections.map(({ index, message }) => ({ index, message }));
     const stored = results.flatMap((r) => "email" in r ? [r.email] : []);
     emails.push(...stored);
     const data = stored.map((email) => ({ id: email.id }));
@@ -262,7 +353,7 @@ export function startMailInbox(
     try {
       body = JSON.parse(text);
     } catch {
-      return respond(error(422, "validation_error", "The body is not valid JSON."));
+      return respond(error(400, "validation_error", "The body is not valid JSON."));
     }
     emailsInCall = Array.isArray(body) ? body.length : 1;
 
@@ -311,7 +402,7 @@ export function startMailInbox(
       if (fault.delay_ms) await new Promise((resolve) => setTimeout(resolve, fault.delay_ms));
       if (fault.status) {
         if (scoped !== null) idempotency.delete(scoped);
-        const name = fault.status === 429 ? "rate_limit_exceeded" : "internal_server_error";
+        const name = FAULT_NAMES[fault.status] ?? "internal_server_error";
         return respond(
           error(fault.status, name, `Injected fault: ${fault.status}`),
           fault.status === 429 ? { "retry-after": "1" } : {},
@@ -381,7 +472,16 @@ export function startMailInbox(
       }
       const view = /^\/view\/([0-9a-f-]{36})$/.exec(path);
       if (view && req.method === "GET") return viewPage(emails.find((e) => e.id === view[1]));
-      return Response.json(error(404, "not_found", "Not found").body, { status: 404 });
+      if (path === "/emails" || path === "/emails/batch") {
+        return Response.json(
+          error(405, "method_not_allowed", "Method is not allowed for the requested path.").body,
+          { status: 405 },
+        );
+      }
+      return Response.json(
+        error(404, "not_found", "The requested endpoint does not exist.").body,
+        { status: 404 },
+      );
     },
   );
 }

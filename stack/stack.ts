@@ -2,11 +2,12 @@
 // the functions, and the gateway that makes them one Supabase-like API. Whatever fails half-way
 // is torn down again.
 import postgres from "postgres";
+import { startFunctions } from "./functions_server.ts";
 import { type GatewayStats, startGateway } from "./gateway.ts";
 import { createInboxState, startMailInbox } from "./mail_inbox.ts";
 import { generateStackKeys, postgrestJwks, publicJwk, type StackKeys } from "./keys.ts";
 import { migrate } from "./migrate.ts";
-import { assertPortFree, freePort, pipeToLog, waitFor } from "./ports.ts";
+import { assertPortFree, freePort, waitFor } from "./ports.ts";
 import { ownerUrl, provisionDatabase } from "./postgres.ts";
 import { startPostgrest } from "./postgrest.ts";
 
@@ -23,7 +24,7 @@ export interface StackOptions {
   logDir: string;
   /** Extra environment for the functions (overrides the defaults). */
   functionEnv?: Record<string, string>;
-  /** Extra Deno flags for the functions process (e.g. --cpu-prof when profiling). */
+  /** Extra Deno flags for the function processes (e.g. --cpu-prof when profiling). */
   functionFlags?: string[];
   /**
    * Test stacks only: the gateway also answers POST /_stack/<postgrest|functions|mail>/stop and
@@ -54,11 +55,30 @@ export interface Stack {
   keys: StackKeys;
   /** Requests that passed the gateway so far. */
   stats: GatewayStats;
-  /** The process serving the functions, for CPU and memory readings. */
+  /** The process serving the registration function, for CPU and memory readings. */
   functionsPid: number;
+  /** Each function's process, by name. */
+  functionPids: Record<string, number>;
   stop(): Promise<void>;
 }
 
+/** The sender domain the local Resend account has verified. */
+export const EMAIL_DOMAIN = "mail.jobmojito.test";
+
+/** What the platform itself gives every function; nothing else may start with SUPABASE_. */
+export const PLATFORM_VARIABLES = [
+  "SUPABASE_URL",
+  "SUPABASE_ANON_KEY",
+  "SUPABASE_SERVICE_ROLE_KEY",
+  "SUPABASE_DB_URL",
+  "SUPABASE_PUBLISHABLE_KEYS",
+  "SUPABASE_SECRET_KEYS",
+] as const;
+
+/**
+ * The functions' environment: exactly what a Supabase project gives them (no JWT secret, no
+ * JWKS), plus this project's own secrets, as `supabase secrets set` would store them.
+ */
 export function functionEnvironment(
   info: Pick<StackInfo, "API_URL" | "DB_URL" | "MAILPIT_URL">,
   keys: StackKeys,
@@ -67,18 +87,16 @@ export function functionEnvironment(
     SUPABASE_URL: info.API_URL,
     SUPABASE_ANON_KEY: keys.anonKey,
     SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+    // As on the platform: the project owner (not a superuser), never the server's superuser.
+    SUPABASE_DB_URL: ownerUrl(info.DB_URL),
     SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
     SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secretKey }),
-    SUPABASE_JWT_SECRET: keys.jwtSecret,
-    SUPABASE_JWKS: JSON.stringify(keys.authJwks),
-    SUPABASE_DB_URL: info.DB_URL,
-    AUTH_JWT_ISSUER: `${info.API_URL}/auth/v1`,
     INTERVIEW_TOKEN_SIGNING_KEY: JSON.stringify(keys.interviewSigningKey),
     INTERVIEW_TOKEN_PUBLIC_KEYS: JSON.stringify({ keys: [publicJwk(keys.interviewSigningKey)] }),
     INTERVIEW_FRONTEND_URL: "http://localhost:3000",
     RESEND_API_KEY: keys.resendApiKey,
     RESEND_BASE_URL: info.MAILPIT_URL,
-    EMAIL_FROM_ADDRESS: "invitations@mail.jobmojito.test",
+    EMAIL_FROM_ADDRESS: `invitations@${EMAIL_DOMAIN}`,
   };
 }
 
@@ -89,7 +107,7 @@ function runDispatchTimer(info: StackInfo, intervalMs: number): () => Promise<vo
     if (running) return;
     running = fetch(`${info.FUNCTIONS_URL}/job-interview-email-dispatch`, {
       method: "POST",
-      headers: { authorization: `Bearer ${info.SECRET_KEY}`, "content-type": "application/json" },
+      headers: { apikey: info.SECRET_KEY, "content-type": "application/json" },
       body: "{}",
     }).then((res) => res.body?.cancel()).catch(() => {}).finally(() => running = null);
   }, intervalMs);
@@ -112,54 +130,6 @@ function runPurgeTimer(databaseUrl: string, intervalMs: number): () => Promise<v
     clearInterval(timer);
     await sql.end();
   };
-}
-
-export async function startFunctions(
-  env: Record<string, string>,
-  log: Deno.FsFile,
-  flags: string[] = [],
-  port = freePort(),
-): Promise<{ url: string; pid: number; stop(): Promise<void>; kill(): Promise<void> }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      ...flags,
-      new URL("./functions_server.ts", import.meta.url).pathname,
-      String(port),
-    ],
-    env: { ...env, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  pipeToLog(child, log);
-  let exited = false;
-  child.status.then(() => exited = true);
-  const signal = async (name: Deno.Signal) => {
-    try {
-      child.kill(name);
-    } catch { /* already gone */ }
-    await child.status;
-  };
-  const stop = () => signal("SIGTERM");
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor("the functions server", async () => {
-      if (exited) throw new Error("the functions server exited during start-up; see the stack log");
-      try {
-        const res = await fetch(`${url}/_health`);
-        await res.body?.cancel();
-        return res.ok;
-      } catch {
-        return false;
-      }
-    }, 60_000);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url, pid: child.pid, stop, kill: () => signal("SIGKILL") };
 }
 
 function openLog(path: string): Promise<Deno.FsFile> {
@@ -198,7 +168,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     // The inbox's state outlives a stop, so that a fault test can take it down and back up.
     const inboxState = createInboxState();
     const launchInbox = () =>
-      startMailInbox({ port: mailPort, apiKey: keys.resendApiKey }, inboxState);
+      startMailInbox({
+        port: mailPort,
+        apiKey: keys.resendApiKey,
+        verifiedDomains: [EMAIL_DOMAIN],
+        ownerEmail: `owner@${EMAIL_DOMAIN}`,
+      }, inboxState);
     let inbox: Deno.HttpServer | null = launchInbox();
     const stopInbox = async () => {
       // Held calls would keep the server from shutting down.
@@ -226,29 +201,27 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
 
     const functionsLog = await openLog(`${options.logDir}/functions.log`);
-    const functionsPort = freePort();
-    const launchFunctions = () =>
-      startFunctions(
-        { ...functionEnvironment(info, keys), ...options.functionEnv },
-        functionsLog,
-        options.functionFlags,
-        functionsPort,
-      );
-    let functions: Awaited<ReturnType<typeof startFunctions>> | null = await launchFunctions();
-    const functionsUrl = functions.url;
-    const functionsPid = functions.pid;
+    const functions = await startFunctions(
+      { ...functionEnvironment(info, keys), ...options.functionEnv },
+      functionsLog,
+      options.functionFlags,
+    );
     stops.push(async () => {
-      await functions?.stop();
+      await functions.stop();
       functionsLog.close();
     });
 
     const stats: GatewayStats = { restRequests: 0, functionRequests: 0 };
-    const gateway = startGateway(
-      apiPort,
+    // The gateway's own connection, for GET /auth/v1/user (what Supabase Auth would look up).
+    const authSql = postgres(db.url, { max: 2, onnotice: () => {} });
+    stops.push(() => authSql.end());
+    const gateway = startGateway({
+      port: apiPort,
       keys,
-      { postgrest: postgrestUrl, functions: functionsUrl },
+      targets: { postgrest: postgrestUrl, functions: functions.urls },
+      sql: authSql,
       stats,
-      options.control
+      control: options.control
         ? {
           "POST /_stack/postgrest/stop": async () => {
             await postgrest?.stop();
@@ -257,13 +230,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           "POST /_stack/postgrest/start": async () => {
             postgrest ??= await launchPostgrest();
           },
-          "POST /_stack/functions/stop": async () => {
-            await functions?.kill();
-            functions = null;
-          },
-          "POST /_stack/functions/start": async () => {
-            functions ??= await launchFunctions();
-          },
+          // A crash: each function process dies and, as on the platform, a fresh one boots.
+          "POST /_stack/functions/stop": () => functions.kill(),
+          "POST /_stack/functions/start": () => functions.ready(),
           "POST /_stack/mail/stop": stopInbox,
           "POST /_stack/mail/start": () => {
             inbox ??= launchInbox();
@@ -271,7 +240,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           },
         }
         : undefined,
-    );
+    });
     stops.push(() => gateway.shutdown());
     await waitFor("the gateway", async () => {
       const res = await fetch(`${apiUrl}/health`).catch(() => null);
@@ -282,7 +251,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       stops.push(runDispatchTimer(info, options.dispatchIntervalMs));
       stops.push(runPurgeTimer(ownerUrl(info.DB_URL), 60_000));
     }
-    return { info, keys, stats, functionsPid, stop: stopAll };
+    return {
+      info,
+      keys,
+      stats,
+      functionsPid: functions.pids["job-interview-register-users"],
+      functionPids: functions.pids,
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll();
     throw err;

@@ -98,7 +98,11 @@ const rawLog = await Deno.open(rawLogPath, { create: true, write: true });
 try {
   const paths = testPaths.length ? testPaths : ["tests/"];
   result = await run("tests", ["test", "-A", "--no-check", ...testOptions, ...paths], {
-    TEST_STACK: JSON.stringify({ info: stack.info, keys: stack.keys }),
+    TEST_STACK: JSON.stringify({
+      info: stack.info,
+      keys: stack.keys,
+      functionPids: stack.functionPids,
+    }),
   }, rawLog);
 } finally {
   rawLog.close();

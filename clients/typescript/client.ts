@@ -8,11 +8,15 @@ export type ApiError = components["schemas"]["Error"];
 
 /**
  * `functionsUrl` is the project's `/functions/v1` URL; `credential` a user access token or the
- * service key.
+ * service key. API keys go in `apikey`, tokens in Authorization, as Supabase's gateway expects
+ * (it does not pass an `sb_` key in Authorization on to a function unless `apikey` holds it too).
  */
 export function createRegistrationClient(options: { functionsUrl: string; credential: string }) {
+  const isApiKey = options.credential.startsWith("sb_");
   return createClient<paths>({
     baseUrl: options.functionsUrl.replace(/\/+$/, ""),
-    headers: { authorization: `Bearer ${options.credential}` },
+    headers: isApiKey
+      ? { apikey: options.credential }
+      : { authorization: `Bearer ${options.credential}` },
   });
 }

@@ -448,6 +448,9 @@ begin
         url := u.decrypted_secret || '/functions/v1/job-interview-email-dispatch',
         headers := jsonb_build_object(
           'content-type', 'application/json',
+          -- Both headers: the hosted gateway passes an sb_ key in Authorization on to the
+          -- function, the CLI's gateway only one named by apikey.
+          'apikey', k.decrypted_secret,
           'authorization', 'Bearer ' || k.decrypted_secret
         ),
         body := '{}'::jsonb,

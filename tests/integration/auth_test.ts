@@ -44,9 +44,13 @@ Deno.test("no credentials: 401 with the error shape", async () => {
 
 Deno.test("service key in every accepted form registers for the given merchant", async (t) => {
   const forms: Record<string, Record<string, string>> = {
-    "sb_secret_ as Bearer": asService,
-    "sb_secret_ in apikey": { apikey: keys.secretKey },
-    "legacy service_role JWT": { authorization: `Bearer ${keys.serviceRoleKey}` },
+    "sb_secret_ in apikey": asService,
+    "sb_secret_ as Bearer and apikey (supabase-js)": {
+      authorization: `Bearer ${keys.secretKey}`,
+      apikey: keys.secretKey,
+    },
+    "legacy service_role JWT as Bearer": { authorization: `Bearer ${keys.serviceRoleKey}` },
+    "legacy service_role JWT in apikey": { apikey: keys.serviceRoleKey },
   };
   for (const [name, headers] of Object.entries(forms)) {
     await t.step(name, async () => {
@@ -65,6 +69,8 @@ Deno.test("service key without merchant_id: 422 naming merchant_id", async () =>
 
 Deno.test("keys that are not callers: 401", async (t) => {
   const cases: Record<string, Record<string, string>> = {
+    // Supabase's local gateway replaces an sb_ Bearer by what `apikey` holds (here: nothing).
+    "right sb_secret_ as Bearer without apikey": { authorization: `Bearer ${keys.secretKey}` },
     "wrong sb_secret_": { authorization: "Bearer sb_secret_not-the-right-key" },
     "wrong sb_secret_ in apikey": { apikey: "sb_secret_not-the-right-key" },
     "anon key": { authorization: `Bearer ${keys.anonKey}`, apikey: keys.anonKey },

@@ -2,6 +2,7 @@
 // first, filters by recipient and time, a clear button, local times, delivery states, a preview.
 import assert from "node:assert/strict";
 import { startMailInbox } from "../../stack/mail_inbox.ts";
+import { EMAIL_DOMAIN } from "../../stack/stack.ts";
 import { freePort } from "../../stack/ports.ts";
 import { dumpDom, hasChromium, screenshot } from "../../scripts/chromium.ts";
 
@@ -14,7 +15,13 @@ Deno.test({
   fn: async () => {
     const port = freePort();
     const apiKey = "re_test_inbox_page";
-    const inbox = startMailInbox({ port, apiKey, rateLimit: 100 });
+    const inbox = startMailInbox({
+      port,
+      apiKey,
+      rateLimit: 100,
+      verifiedDomains: [EMAIL_DOMAIN],
+      ownerEmail: `owner@${EMAIL_DOMAIN}`,
+    });
     const base = `http://127.0.0.1:${port}`;
     const send = async (to: string, subject: string) => {
       const res = await fetch(`${base}/emails`, {

@@ -10,7 +10,12 @@ const raw = Deno.env.get("TEST_STACK");
 if (!raw) {
   throw new Error("integration tests run through 'deno task test', which starts their stack");
 }
-export const { info, keys } = JSON.parse(raw) as { info: StackInfo; keys: StackKeys };
+export const { info, keys, functionPids } = JSON.parse(raw) as {
+  info: StackInfo;
+  keys: StackKeys;
+  /** Each function's process id, by name. */
+  functionPids: Record<string, number>;
+};
 
 export const REGISTER_URL = `${info.FUNCTIONS_URL}/job-interview-register-users`;
 
@@ -96,7 +101,8 @@ export async function postRegister(
   return { status: res.status, body: parsed, headers: res.headers };
 }
 
-export const asService = { authorization: `Bearer ${keys.secretKey}` };
+/** The service key where Supabase's gateway expects an API key: in `apikey`. */
+export const asService = { apikey: keys.secretKey };
 
 export async function asUser(user: SeedUser): Promise<Record<string, string>> {
   return { authorization: `Bearer ${await tokenFor(user)}`, apikey: keys.anonKey };

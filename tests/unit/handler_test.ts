@@ -11,11 +11,12 @@ const keys = await generateStackKeys();
 function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     supabaseUrl: `http://127.0.0.1:${freePort()}`,
-    serviceKey: keys.serviceRoleKey,
-    jwtSecret: keys.jwtSecret,
-    jwks: keys.authJwks,
-    authIssuer: null,
+    serviceKey: keys.secretKey,
+    serviceRoleKey: keys.serviceRoleKey,
     secretKeys: [keys.secretKey],
+    clientApiKey: keys.publishableKey,
+    authIssuer: "http://issuer.test/auth/v1",
+    legacyJwtSecret: null,
     interviewSigningKey: keys.interviewSigningKey,
     interviewPublicKeys: { keys: [publicJwk(keys.interviewSigningKey)] },
     interviewTokenIssuer: "http://issuer.test",

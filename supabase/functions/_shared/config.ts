@@ -1,19 +1,22 @@
-// Configuration from the environment, read once. Supabase provides SUPABASE_URL and the keys to
-// every function; the rest are this project's secrets (see README, "Configuration").
+// Configuration from the environment, read once. Supabase gives every function SUPABASE_URL, the
+// keys and the database URL, and nothing else (no JWT secret, no JWKS); the rest are this
+// project's own secrets, whose names cannot start with SUPABASE_ (see README, "Configuration").
 import type { JSONWebKeySet, JWK } from "jose";
 
 export interface Config {
   supabaseUrl: string;
-  /** Key the functions use to reach PostgREST as the service role. */
+  /** Key the functions use to reach PostgREST as the service role (an `sb_secret_` one if any). */
   serviceKey: string;
-  /** Legacy HS256 JWT secret, when the project still has one. */
-  jwtSecret: string | null;
-  /** Public keys of user access tokens; null means fetch the project's JWKS endpoint. */
-  jwks: JSONWebKeySet | null;
-  /** Required `iss` of user access tokens, when set. */
-  authIssuer: string | null;
-  /** Accepted new-style secret keys (`sb_secret_...`). */
+  /** The legacy `service_role` JWT (SUPABASE_SERVICE_ROLE_KEY), when the project still has it. */
+  serviceRoleKey: string | null;
+  /** Accepted new-style secret keys (`sb_secret_...`), from SUPABASE_SECRET_KEYS. */
   secretKeys: string[];
+  /** The `apikey` the functions present to Auth (a publishable key, else the anon key). */
+  clientApiKey: string | null;
+  /** `iss` of user access tokens: `<SUPABASE_URL>/auth/v1`. */
+  authIssuer: string;
+  /** LEGACY_JWT_SECRET: verifies HS256 user tokens locally; without it Auth is asked. */
+  legacyJwtSecret: string | null;
   interviewSigningKey: JWK;
   /** Public keys that verify interview tokens: the signing key's and earlier ones. */
   interviewPublicKeys: JSONWebKeySet;
@@ -77,19 +80,41 @@ function json<T>(name: string): T | null {
   }
 }
 
-export function loadConfig(): Config {
-  const supabaseUrl = required("SUPABASE_URL").replace(/\/+$/, "");
-  const secretKeys = Object.values(json<Record<string, string>>("SUPABASE_SECRET_KEYS") ?? {})
-    .filter((key) => typeof key === "string" && key.startsWith("sb_secret_"));
-  const serviceKey = env("SUPABASE_SERVICE_ROLE_KEY") ?? secretKeys[0];
-  if (!serviceKey) {
-    throw new ConfigError("SUPABASE_SERVICE_ROLE_KEY or SUPABASE_SECRET_KEYS must be set");
-  }
-  const signingKey = json<JWK>("INTERVIEW_TOKEN_SIGNING_KEY");
-  if (!signingKey?.kid || !signingKey.d) {
+/** The string values of a JSON map of keys (SUPABASE_SECRET_KEYS, SUPABASE_PUBLISHABLE_KEYS). */
+function keyMap(name: string, prefix: string): string[] {
+  return Object.values(json<Record<string, unknown>>(name) ?? {})
+    .filter((key): key is string => typeof key === "string" && key.startsWith(prefix));
+}
+
+/**
+ * Interview tokens are signed with Ed25519 only: the Edge Runtime's node:crypto ignores
+ * `dsaEncoding: "ieee-p1363"`, so an ES256 signature made there is DER, which JOSE verifiers
+ * reject; Ed25519 signatures have one encoding (and are deterministic, so retries re-sign the
+ * same bytes).
+ */
+function ed25519SigningKey(jwk: JWK | null): JWK {
+  if (!jwk?.kid || !jwk.d) {
     throw new ConfigError("INTERVIEW_TOKEN_SIGNING_KEY must be a private JWK with a kid");
   }
-  const jwks = json<JSONWebKeySet>("SUPABASE_JWKS");
+  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || (jwk.alg && jwk.alg !== "EdDSA")) {
+    throw new ConfigError(
+      "INTERVIEW_TOKEN_SIGNING_KEY must be an Ed25519 key (kty OKP, crv Ed25519, alg EdDSA); " +
+        `got kty ${jwk.kty}, crv ${jwk.crv ?? "-"}, alg ${jwk.alg ?? "-"}`,
+    );
+  }
+  return jwk;
+}
+
+export function loadConfig(): Config {
+  const supabaseUrl = required("SUPABASE_URL").replace(/\/+$/, "");
+  const secretKeys = keyMap("SUPABASE_SECRET_KEYS", "sb_secret_");
+  const serviceRoleKey = env("SUPABASE_SERVICE_ROLE_KEY") ?? null;
+  // Legacy keys can be switched off in a project; the new secret keys are the ones to keep using.
+  const serviceKey = secretKeys[0] ?? serviceRoleKey;
+  if (!serviceKey) {
+    throw new ConfigError("SUPABASE_SECRET_KEYS or SUPABASE_SERVICE_ROLE_KEY must be set");
+  }
+  const signingKey = ed25519SigningKey(json<JWK>("INTERVIEW_TOKEN_SIGNING_KEY"));
   // Only public members are published, even if a private key was pasted by mistake.
   const publicPart = ({ d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...key }: JWK) => key;
   const previousKeys = (json<JSONWebKeySet>("INTERVIEW_TOKEN_PUBLIC_KEYS")?.keys ?? []) as JWK[];
@@ -100,10 +125,12 @@ export function loadConfig(): Config {
   return {
     supabaseUrl,
     serviceKey,
-    jwtSecret: env("SUPABASE_JWT_SECRET") ?? null,
-    jwks: jwks && Array.isArray(jwks.keys) ? jwks : null,
-    authIssuer: env("AUTH_JWT_ISSUER") ?? null,
+    serviceRoleKey,
     secretKeys,
+    clientApiKey: keyMap("SUPABASE_PUBLISHABLE_KEYS", "sb_publishable_")[0] ??
+      env("SUPABASE_ANON_KEY") ?? null,
+    authIssuer: `${supabaseUrl}/auth/v1`,
+    legacyJwtSecret: env("LEGACY_JWT_SECRET") ?? null,
     interviewSigningKey: signingKey,
     interviewPublicKeys,
     interviewTokenIssuer: env("INTERVIEW_TOKEN_ISSUER") ?? `${supabaseUrl}/functions/v1`,

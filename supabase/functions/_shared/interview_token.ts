@@ -1,9 +1,12 @@
 // Interview tokens: short JWTs that carry one enrolment into one interview attempt. Signed with
-// an asymmetric key (Ed25519 by default) whose `kid` lets keys rotate; only the `jti` is stored.
+// an Ed25519 key whose `kid` lets keys rotate; only the `jti` is stored.
 //
 // Signing uses node:crypto directly: it is synchronous and about three times faster per token
 // than WebCrypto's async sign (what jose uses), which matters at a thousand tokens a request.
-// Verification stays with jose.
+// Only Ed25519: its signature has one encoding, while an ES256 one-shot sign on the Edge Runtime
+// ignores `dsaEncoding: "ieee-p1363"` and yields DER, which JOSE verifiers reject. Ed25519 is also
+// deterministic, so a retried email carries the very token first sent. Verification stays with
+// jose and still accepts ES256, for links signed by an earlier key.
 import { Buffer } from "node:buffer";
 import { createPrivateKey, type KeyObject, sign as signBytes } from "node:crypto";
 import {
@@ -39,9 +42,11 @@ export function createInterviewTokenSigner(
   jwk: JWK,
   options: { issuer: string; audience: string },
 ): InterviewTokenSigner {
-  const alg = jwk.alg ?? (jwk.kty === "OKP" ? "EdDSA" : "ES256");
-  if (alg !== "EdDSA" && alg !== "ES256") {
-    throw new Error(`interview tokens are signed with EdDSA or ES256, not ${alg}`);
+  const alg = "EdDSA";
+  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || (jwk.alg && jwk.alg !== alg)) {
+    throw new Error(
+      `interview tokens are signed with Ed25519 (EdDSA) keys only, not ${jwk.alg ?? jwk.kty}`,
+    );
   }
   const key: KeyObject = createPrivateKey({ key: jwk as Record<string, string>, format: "jwk" });
   const header = base64url(JSON.stringify({ alg, kid: jwk.kid, typ: "JWT" }));
@@ -62,9 +67,7 @@ export function createInterviewTokenSigner(
       payload.iat = claims.issuedAt ?? Math.floor(Date.now() / 1000);
       payload.exp = Math.floor(claims.expiresAt.getTime() / 1000);
       const input = `${header}.${base64url(JSON.stringify(payload))}`;
-      const signature = alg === "EdDSA"
-        ? signBytes(null, Buffer.from(input), key)
-        : signBytes("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" });
+      const signature = signBytes(null, Buffer.from(input), key);
       return `${input}.${base64url(signature)}`;
     },
   };

@@ -171,6 +171,10 @@ export function createDispatcher(deps: DispatchDeps) {
         }),
       };
     }
+    if (result.kind === "rejected") {
+      // Resend refused the call as such: the same call again cannot succeed, so fail it now.
+      return { kind: "rejected", error: `rejected by the email provider: ${result.reason}` };
+    }
     if (result.kind === "rekey") {
       // Our keys are never reused for another payload; if the provider says so, sending again
       // under a new key could deliver twice.

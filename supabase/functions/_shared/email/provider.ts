@@ -1,6 +1,7 @@
 // Resend's batch API through the real `resend` SDK: up to 100 emails a call, an Idempotency-Key
 // per call, permissive validation (one rejected address fails alone), and every answer sorted
-// into: accepted (per email: id or rejection), retry (with Resend's retry-after when given), or
+// into: accepted (per email: id or rejection), rejected (Resend refused the whole call in a way a
+// retry cannot change: 400, 401, 403, 422), retry (with Resend's retry-after when given), or
 // re-key (the key was used before for another payload).
 import { Resend } from "resend";
 
@@ -26,6 +27,7 @@ export type BatchResult =
     results: ({ ok: true; id: string } | { ok: false; error: string })[];
     rateLimit: RateLimit;
   }
+  | { kind: "rejected"; reason: string; rateLimit: RateLimit }
   | {
     kind: "retry";
     reason: string;
@@ -35,6 +37,13 @@ export type BatchResult =
     status: number | null;
   }
   | { kind: "rekey"; reason: string; rateLimit: RateLimit };
+
+/**
+ * Statuses Resend documents for requests that are wrong as sent: field errors (400), a missing
+ * or restricted key (401), an invalid key, an unverified sender domain or the testing-domain
+ * restriction (403), missing or invalid fields (422). Sending the same call again cannot succeed.
+ */
+const FINAL_STATUSES = new Set([400, 401, 403, 422]);
 
 export interface EmailProvider {
   sendBatch(emails: OutgoingEmail[], idempotencyKey: string): Promise<BatchResult>;
@@ -93,6 +102,9 @@ export function createResendProvider(options: {
         const { name, message, statusCode } = response.error;
         const reason = `${statusCode ?? "no response"} ${name}: ${message}`;
         if (name === "invalid_idempotent_request") return { kind: "rekey", reason, rateLimit };
+        if (statusCode && FINAL_STATUSES.has(statusCode)) {
+          return { kind: "rejected", reason, rateLimit };
+        }
         return {
           kind: "retry",
           reason,
