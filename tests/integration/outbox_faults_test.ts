@@ -30,6 +30,13 @@ function random(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Waits out the stand-in's rate-limit window (2 calls a second, as Resend's default), so that a
+ * trial's calls are not turned away with 429 for calls made before it: a refused call dissolves
+ * its group, and the held call the trial waits for would never come.
+ */
+const freshRateWindow = () => sleep(1100);
+
 async function control(part: "postgrest" | "functions" | "mail", action: "stop" | "start") {
   const res = await fetch(`${info.API_URL}/_stack/${part}/${action}`, { method: "POST" });
   assert.equal(res.status, 200, `${part} ${action}`);
@@ -110,10 +117,12 @@ async function trial(
   // Emails already waiting for a retry are due before this registration's.
   const backlog = Array.from({ length: fixed?.backlog ?? 0 }, () => uniqueEmail("backlog"));
   if (backlog.length) {
+    await freshRateWindow();
     await inbox.fault({ status: 503, times: 1 });
     await register(backlog);
     await sleep(300);
   }
+  await freshRateWindow();
   if (nth > 1) await inbox.fault({ times: nth - 1 });
   await inbox.fault({ hold: point, times: 1 });
   const fresh = Array.from({ length: size }, () => uniqueEmail(`xo${trialSeed}`));
