@@ -16,6 +16,21 @@ export interface GatewayStats {
 
 const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "upgrade", "host"];
 
+/**
+ * Test stacks only: responses to lose. The request reaches PostgREST and runs to the end (its
+ * transaction commits), then the caller gets 502 as from a proxy whose upstream connection broke:
+ * the "did it happen?" case a caller cannot tell from a failure before the commit.
+ */
+export interface GatewayFaults {
+  /** PostgREST paths (e.g. `/rpc/register_interview_users`) and how many responses to lose. */
+  loseResponses: Map<string, number>;
+}
+
+const LOST = () =>
+  Response.json({ message: "An invalid response was received from the upstream server" }, {
+    status: 502,
+  });
+
 async function forward(req: Request, target: string, headers: Headers): Promise<Response> {
   for (const name of HOP_BY_HOP) headers.delete(name);
   try {
@@ -56,7 +71,8 @@ export function startGateway(
   targets: GatewayTargets,
   stats: GatewayStats = { restRequests: 0, functionRequests: 0 },
   /** Test stacks' control actions, by "METHOD /path". */
-  control?: Record<string, () => Promise<void>>,
+  control?: Record<string, (url: URL) => Promise<void>>,
+  faults: GatewayFaults = { loseResponses: new Map() },
 ): Deno.HttpServer {
   return Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
     const url = new URL(req.url);
@@ -66,7 +82,7 @@ export function startGateway(
       if (req.method === "GET" && path === "/_stack/stats") return Response.json(stats);
       const action = control[`${req.method} ${path}`];
       if (!action) return Response.json({ message: "no such control action" }, { status: 404 });
-      await action();
+      await action(url);
       return Response.json({ ok: true });
     }
     if (path === "/auth/v1/.well-known/jwks.json") {
@@ -83,11 +99,15 @@ export function startGateway(
       }
       headers.set("authorization", `Bearer ${bearer}`);
       stats.restRequests++;
-      return forward(
-        req,
-        `${targets.postgrest}${path.slice("/rest/v1".length) || "/"}${url.search}`,
-        headers,
-      );
+      const upstreamPath = path.slice("/rest/v1".length) || "/";
+      const res = await forward(req, `${targets.postgrest}${upstreamPath}${url.search}`, headers);
+      const toLose = faults.loseResponses.get(upstreamPath) ?? 0;
+      if (toLose > 0) {
+        faults.loseResponses.set(upstreamPath, toLose - 1);
+        await res.arrayBuffer();
+        return LOST();
+      }
+      return res;
     }
     const fn = /^\/functions\/v1\/([A-Za-z0-9_-]+)(\/.*)?$/.exec(path);
     if (fn) {

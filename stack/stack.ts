@@ -2,7 +2,7 @@
 // the functions, and the gateway that makes them one Supabase-like API. Whatever fails half-way
 // is torn down again.
 import postgres from "postgres";
-import { type GatewayStats, startGateway } from "./gateway.ts";
+import { type GatewayFaults, type GatewayStats, startGateway } from "./gateway.ts";
 import { startMailInbox } from "./mail_inbox.ts";
 import { generateStackKeys, postgrestJwks, publicJwk, type StackKeys } from "./keys.ts";
 import { migrate } from "./migrate.ts";
@@ -26,8 +26,8 @@ export interface StackOptions {
   /** Extra Deno flags for the functions process (e.g. --cpu-prof when profiling). */
   functionFlags?: string[];
   /**
-   * Test stacks only: the gateway also answers POST /_stack/postgrest/stop and /start (for
-   * fault tests) and GET /_stack/stats.
+   * Test stacks only: the gateway also answers POST /_stack/postgrest/stop and /start and
+   * POST /_stack/rest/lose-response?path=/rpc/<fn> (for fault tests) and GET /_stack/stats.
    */
   control?: boolean;
 }
@@ -222,6 +222,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
 
     const stats: GatewayStats = { restRequests: 0, functionRequests: 0 };
+    const faults: GatewayFaults = { loseResponses: new Map() };
     const gateway = startGateway(
       apiPort,
       keys,
@@ -236,8 +237,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           "POST /_stack/postgrest/start": async () => {
             postgrest ??= await launchPostgrest();
           },
+          // ?path=/rpc/<fn>: the next response from that PostgREST path is lost after it ran.
+          "POST /_stack/rest/lose-response": (url) => {
+            const path = url.searchParams.get("path") ?? "";
+            faults.loseResponses.set(path, (faults.loseResponses.get(path) ?? 0) + 1);
+            return Promise.resolve();
+          },
         }
         : undefined,
+      faults,
     );
     stops.push(() => gateway.shutdown());
     await waitFor("the gateway", async () => {

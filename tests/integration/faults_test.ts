@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { deliveries, drainOutbox, inbox } from "../support/inbox.ts";
 import { asService, database, info, postRegister, seed, uniqueEmail } from "../support/stack.ts";
+import { TEST_DB_TIMEOUT_MS } from "../support/timeouts.ts";
 
 const sql = database();
-// The test stack's functions give up on the database after 10 s (DB_TIMEOUT_MS in tests/run.ts).
-const BOUND_MS = 10_000 + 1_500;
+// The test stack's functions give up on the database after TEST_DB_TIMEOUT_MS.
+const BOUND_MS = TEST_DB_TIMEOUT_MS + 1_500;
 
 async function control(action: "stop" | "start") {
   const res = await fetch(`${info.API_URL}/_stack/postgrest/${action}`, { method: "POST" });

@@ -4,6 +4,7 @@ import { assertMatchesContract } from "../support/contract.ts";
 import { deliveries, inbox } from "../support/inbox.ts";
 import {
   asService,
+  asUser,
   database,
   postRegister,
   REGISTER_URL,
@@ -170,6 +171,93 @@ Deno.test("rate limits: per merchant, counted in the database, with the standard
   assert.ok(Number(limited.headers.get("ratelimit-reset")) >= 1);
   // Another merchant is not affected.
   assert.equal((await raw(request([uniqueEmail()]), asService)).status, 200);
+});
+
+Deno.test("the same key and body after the interview was archived answer the stored 200", async () => {
+  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
+    values (${seed.demoMerchant}, 'Archived later', 'active') returning id`;
+  const key = crypto.randomUUID();
+  const body = { ...request([uniqueEmail("arch")]), interview_id: interview.id };
+  const first = await raw(body, withKey(key));
+  assert.equal(first.status, 200);
+  await sql`update public.interview_def_set set status = 'archived' where id = ${interview.id}`;
+  const again = await raw(body, withKey(key));
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.headers.get("idempotent-replayed"), "true");
+  assert.equal(again.text, first.text);
+  // Without the key, the archived interview is refused as before.
+  assert.equal((await raw(body, asService)).status, 422);
+});
+
+/** Waits for the start of a minute when less than `seconds` of the current one are left. */
+async function freshMinute(seconds = 20) {
+  const [{ second }] = await sql`select extract(second from now())::float as second`;
+  if (second > 60 - seconds) {
+    await new Promise((resolve) => setTimeout(resolve, (61 - second) * 1000));
+  }
+}
+
+Deno.test("a flood is shed with 429 while the merchant is busy, not queued behind it", async () => {
+  const [merchant] = await sql`insert into public.merchant (name, api_requests_per_minute)
+    values ('Flooded', 1) returning id`;
+  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
+    values (${merchant.id}, 'Flooded', 'active') returning id`;
+  const body = () => ({
+    users: [{ email: uniqueEmail() }],
+    interview_id: interview.id,
+    merchant_id: merchant.id,
+  });
+  await freshMinute();
+  let admitted;
+  let shed;
+  await sql.begin(async (tx) => {
+    // Another registration of this merchant holds its row.
+    await tx`select id from public.merchant where id = ${merchant.id} for update`;
+    admitted = raw(body(), asService);
+    // The admitted request waits on the row; the next one is over the limit.
+    for (let i = 0; i < 100; i++) {
+      const [{ waiting }] = await sql`select count(*)::int as waiting from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock'`;
+      if (waiting > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    shed = await raw(body(), asService);
+  });
+  assert.equal(shed!.status, 429, shed!.text);
+  assert.equal((await admitted!).status, 200);
+});
+
+Deno.test("requests refused with 403 count against the caller, not the merchant they target", async () => {
+  const [victim] = await sql`insert into public.merchant (name, api_requests_per_minute)
+    values ('Victim', 3) returning id`;
+  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
+    values (${victim.id}, 'Victim', 'active') returning id`;
+  const body = () => ({
+    users: [{ email: uniqueEmail() }],
+    interview_id: interview.id,
+    merchant_id: victim.id,
+  });
+  // The caller's own merchant gets a small limit for this test.
+  await sql`update public.merchant set api_requests_per_minute = 3
+    where id = ${seed.otherMerchant}`;
+  try {
+    await freshMinute();
+    const attacker = await asUser("otherOwner");
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await postRegister(body(), attacker)).status);
+    assert.deepEqual(statuses, [403, 403, 403, 429, 429]);
+    const own = await postRegister({
+      users: [{ email: uniqueEmail() }],
+      interview_id: seed.otherInterview,
+    }, attacker);
+    assert.equal(own.status, 429, "the caller's own budget is spent");
+    const victimOwn = await postRegister(body(), asService);
+    assert.equal(victimOwn.status, 200);
+    assert.equal(victimOwn.headers.get("ratelimit-remaining"), "2", "the victim's budget is whole");
+  } finally {
+    await sql`update public.merchant set api_requests_per_minute = 100000
+      where id = ${seed.otherMerchant}`;
+  }
 });
 
 Deno.test({
