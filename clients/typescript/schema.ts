@@ -228,8 +228,8 @@ export interface operations {
                     "application/json": {
                         /** @description As sent; null when absent. */
                         name: string | null;
-                        /** @description As sent (a string); null when absent. */
-                        email: unknown;
+                        /** @description As sent when it is a string; null when absent or not a string. */
+                        email: string | null;
                         /** @description As sent; null when absent. */
                         external_id: string | null;
                         /**
