@@ -66,7 +66,8 @@ export async function callRpc<T>(
     const message = error.message ?? "";
     if (isTransient(status, error.code) || /abort|fetch|timed? ?out/i.test(message)) {
       logEvent("warn", { msg: "rpc failed", rpc: fn, status, code: error.code, error: message });
-      throw provesNothingChanged(status, error.code, message)
+      // supabase-js puts a network failure's cause (e.g. "Connection refused") in `details`.
+      throw provesNothingChanged(status, error.code, `${message} ${error.details ?? ""}`)
         ? new HttpError(503, UNAVAILABLE, undefined, {}, UNAVAILABLE_CODE)
         : new HttpError(503, UNKNOWN, undefined, {}, UNKNOWN_CODE);
     }
