@@ -84,6 +84,21 @@ Deno.test("control characters in name or external_id fail their row, not the bat
   assert.deepEqual(stored, { name: "Tab\tand\nnewline", external_id: "a\tb" });
 });
 
+Deno.test("a front-end domain the URL parser refuses cannot fail the committed answer", async () => {
+  const [merchant] = await sql`insert into public.merchant (name, interview_frontend_domain)
+    values ('Odd domain', 'http://odd:port') returning id`;
+  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
+    values (${merchant.id}, 'Odd', 'active') returning id`;
+  const res = await postRegister({
+    users: [{ email: uniqueEmail("odd") }],
+    interview_id: interview.id,
+    merchant_id: merchant.id,
+  }, asService);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body[0].result, "ok");
+  assert.match(new URL(res.body[0].interview_url).search, /interview_token=/);
+});
+
 Deno.test({
   name: "close the database connection (rows)",
   fn: () => sql.end(),

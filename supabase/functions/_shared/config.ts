@@ -85,6 +85,15 @@ function json<T>(name: string): T | null {
   }
 }
 
+/** The default interview front end, checked once: links are built from it after a commit. */
+function frontendUrl(): string {
+  const url = (env("INTERVIEW_FRONTEND_URL") ?? "https://cool.jobmojito.com").replace(/\/+$/, "");
+  if (!URL.canParse(url) || !/^https?:/.test(url)) {
+    throw new ConfigError("INTERVIEW_FRONTEND_URL must be an http(s) URL");
+  }
+  return url;
+}
+
 export function loadConfig(): Config {
   const supabaseUrl = required("SUPABASE_URL").replace(/\/+$/, "");
   const secretKeys = Object.values(json<Record<string, string>>("SUPABASE_SECRET_KEYS") ?? {})
@@ -122,8 +131,7 @@ export function loadConfig(): Config {
       60,
       366 * 24 * 3600,
     ),
-    interviewFrontendUrl: (env("INTERVIEW_FRONTEND_URL") ?? "https://cool.jobmojito.com")
-      .replace(/\/+$/, ""),
+    interviewFrontendUrl: frontendUrl(),
     maxUsersPerRequest: integer("REGISTER_MAX_USERS", 1000, 1, 10_000),
     maxBodyBytes: integer("REGISTER_MAX_BODY_BYTES", 1024 * 1024, 1024, 16 * 1024 * 1024),
     // Above the registration statement's time-out, below the platform's 8 s statement timeout.

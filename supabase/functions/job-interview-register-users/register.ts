@@ -160,9 +160,19 @@ function linkRows(
   outcome: Outcome,
 ): void {
   const expiresAt = new Date(outcome.expires_at);
-  const frontendUrl = outcome.frontend_domain ?? deps.cfg.interviewFrontendUrl;
   const view = { hideMenu: request.hide_menu, hideIframe: request.hide_iframe };
-  const linkFor = interviewUrlBuilder(frontendUrl, request.interview_id, view);
+  let link: (token: string) => string;
+  try {
+    link = interviewUrlBuilder(
+      outcome.frontend_domain ?? deps.cfg.interviewFrontendUrl,
+      request.interview_id,
+      view,
+    );
+  } catch {
+    // After the commit nothing may fail: a domain the URL parser refuses gets the default.
+    logEvent("warn", { msg: "merchant front-end domain unusable", merchant: outcome.merchant_id });
+    link = interviewUrlBuilder(deps.cfg.interviewFrontendUrl, request.interview_id, view);
+  }
   const expiresAtText = expiresAt.toISOString();
   for (const row of outcome.rows) {
     const target = rows[row.i];
@@ -182,7 +192,7 @@ function linkRows(
       issuedAt: outcome.issued_at,
     });
     target.result = "ok";
-    target.interview_url = linkFor(token);
+    target.interview_url = link(token);
     target.profile_interview_id = row.profile_interview_id;
     target.expires_at = expiresAtText;
   }
