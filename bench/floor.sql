@@ -17,4 +17,8 @@ as $$
 $$;
 revoke execute on function public.bench_floor_insert(jsonb) from public, anon, authenticated;
 grant execute on function public.bench_floor_insert(jsonb) to service_role;
+-- The floor inserts, and the naive baseline (bench/naive.ts) works on the tables directly with the
+-- service key: the table privileges they need, which the product's matrix does not grant.
+grant select, insert on public.profile_interview, public.interview_token to service_role;
+grant select on public.interview_def_set to service_role;
 notify pgrst, 'reload schema';

@@ -1,7 +1,9 @@
 // Brings a fresh database to the project's schema: the Supabase bootstrap (vanilla PostgreSQL
-// only), every migration in order, then the seed. A failing file is named with the line and the
-// statement that failed.
+// only, applied as a superuser), then every migration in order and the seed, applied as the
+// database's owner, a role that is not a superuser (as `supabase db push` applies them as
+// `postgres` on the platform). A failing file is named with the line and the statement that failed.
 import postgres from "postgres";
+import { ownerUrl } from "./postgres.ts";
 import { splitStatements } from "./sql_statements.ts";
 
 const root = new URL("../", import.meta.url);
@@ -40,11 +42,27 @@ export async function migrate(
   databaseUrl: string,
   options: { seed?: boolean; migrationsDir?: URL } = {},
 ) {
-  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  const admin = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  let asOwner = false;
   try {
-    const [{ has_auth }] = await sql<{ has_auth: boolean }[]>`
-      select exists (select 1 from pg_namespace where nspname = 'auth') as has_auth`;
-    if (!has_auth) await applyFile(sql, new URL("stack/bootstrap.sql", root));
+    const [{ has_auth, superuser, has_owner }] = await admin<
+      { has_auth: boolean; superuser: boolean; has_owner: boolean }[]
+    >`
+      select exists (select 1 from pg_namespace where nspname = 'auth') as has_auth,
+        (select rolsuper from pg_roles where rolname = current_user) as superuser,
+        exists (select 1 from pg_roles where rolname = 'stack_postgres') as has_owner`;
+    if (!has_auth) await applyFile(admin, new URL("stack/bootstrap.sql", root));
+    // Given a superuser, never apply migrations with it: they would pass here and fail on the
+    // platform wherever they need more than `postgres` has.
+    asOwner = superuser && (has_owner || !has_auth);
+  } finally {
+    await admin.end();
+  }
+  const sql = postgres(asOwner ? ownerUrl(databaseUrl) : databaseUrl, {
+    max: 1,
+    onnotice: () => {},
+  });
+  try {
     for (const file of await migrationFiles(options.migrationsDir)) await applyFile(sql, file);
     if (options.seed ?? true) await applyFile(sql, new URL("supabase/seed.sql", root));
   } finally {

@@ -13,6 +13,17 @@ export interface Database {
 
 const isRoot = () => Deno.uid?.() === 0;
 
+/** The role that owns a stack's database and applies its migrations (see stack/bootstrap.sql). */
+export const OWNER_ROLE = "stack_postgres";
+
+/** The same database as `databaseUrl`, as its owner: the platform's `postgres`, not a superuser. */
+export function ownerUrl(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  url.username = OWNER_ROLE;
+  url.password = "postgres";
+  return url.toString();
+}
+
 function withDatabase(serverUrl: string, database: string): string {
   const url = new URL(serverUrl);
   url.pathname = `/${database}`;

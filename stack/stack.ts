@@ -7,7 +7,7 @@ import { startMailInbox } from "./mail_inbox.ts";
 import { generateStackKeys, postgrestJwks, publicJwk, type StackKeys } from "./keys.ts";
 import { migrate } from "./migrate.ts";
 import { assertPortFree, freePort, pipeToLog, waitFor } from "./ports.ts";
-import { provisionDatabase } from "./postgres.ts";
+import { ownerUrl, provisionDatabase } from "./postgres.ts";
 import { startPostgrest } from "./postgrest.ts";
 
 export interface StackOptions {
@@ -98,7 +98,10 @@ function runDispatchTimer(info: StackInfo, intervalMs: number): () => Promise<vo
   };
 }
 
-/** Purges expired idempotency keys and old rate-limit windows, as pg_cron does on Supabase. */
+/**
+ * Purges expired idempotency keys and old rate-limit windows, as pg_cron does on Supabase, and as
+ * the role that scheduled the job there: the database's owner.
+ */
 function runPurgeTimer(databaseUrl: string, intervalMs: number): () => Promise<void> {
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
   const timer = setInterval(() => {
@@ -255,7 +258,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
     if (options.dispatchIntervalMs > 0) {
       stops.push(runDispatchTimer(info, options.dispatchIntervalMs));
-      stops.push(runPurgeTimer(info.DB_URL, 60_000));
+      stops.push(runPurgeTimer(ownerUrl(info.DB_URL), 60_000));
     }
     return { info, keys, stats, functionsPid: functions.pid, stop: stopAll };
   } catch (err) {

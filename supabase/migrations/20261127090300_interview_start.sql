@@ -23,8 +23,6 @@ create trigger interview_result_touch before update on public.interview_result
   for each row execute function public.touch_updated_at();
 
 alter table public.interview_result enable row level security;
-revoke all on public.interview_result from anon;
-revoke insert, update, delete, truncate on public.interview_result from authenticated;
 create policy interview_result_select_staff on public.interview_result for select to authenticated
   using (public.can_see(merchant_id));
 create policy interview_result_select_candidate on public.interview_result for select
@@ -40,7 +38,7 @@ create policy interview_result_select_candidate on public.interview_result for s
 create function public.start_interview(p_jti uuid)
 returns jsonb
 language plpgsql
-security invoker
+security definer
 set search_path = ''
 as $$
 declare
@@ -133,7 +131,7 @@ create function public.revoke_interview_tokens(
   p_interview_def_set_id uuid default null
 ) returns integer
 language plpgsql
-security invoker
+security definer
 set search_path = ''
 as $$
 declare
@@ -154,7 +152,3 @@ begin
 end
 $$;
 
-revoke execute on function public.start_interview(uuid),
-  public.revoke_interview_tokens(uuid, uuid) from public, anon, authenticated;
-grant execute on function public.start_interview(uuid),
-  public.revoke_interview_tokens(uuid, uuid) to service_role;
