@@ -199,26 +199,27 @@ as $$
 declare
   v_who jsonb;
   v_merchant_id uuid;
+  v_subject uuid;
   v_limit integer;
   v_rate jsonb;
   v_replay jsonb;
 begin
   v_who := public.resolve_registration_merchant(p_caller_id, p_merchant_id);
+  v_merchant_id := (v_who ->> 'merchant_id')::uuid;
+  -- Whom the request counts against: the merchant it acts for or, when it is refused, whoever
+  -- sent it, so that a flood of refusals is shed with 429 and never spends the budget of the
+  -- merchant it named.
+  v_subject := coalesce(v_merchant_id, (v_who ->> 'charge')::uuid);
+  if v_subject is null then
+    return jsonb_build_object('error', v_who -> 'error');
+  end if;
+  select coalesce(m.api_requests_per_minute, p_rate_limit) into v_limit
+  from (select 1) one left join public.merchant m on m.id = v_subject;
   if v_who ? 'error' then
-    if v_who ->> 'charge' is null then
-      return jsonb_build_object('error', v_who -> 'error');
-    end if;
-    -- Refused requests count too, against whoever sent them: a flood of them is shed with 429,
-    -- and never spends the budget of the merchant it named.
-    select coalesce(m.api_requests_per_minute, p_rate_limit) into v_limit
-    from (select 1) one left join public.merchant m on m.id = (v_who ->> 'charge')::uuid;
-    v_rate := public.count_request((v_who ->> 'charge')::uuid, v_limit);
+    v_rate := public.count_request(v_subject, v_limit);
     return jsonb_build_object('error', coalesce(v_rate -> 'error', v_who -> 'error'),
       'rate', v_rate -> 'rate');
   end if;
-  v_merchant_id := (v_who ->> 'merchant_id')::uuid;
-  select coalesce(m.api_requests_per_minute, p_rate_limit) into v_limit
-  from public.merchant m where m.id = v_merchant_id;
 
   -- A stored answer first: it stands whatever changed since. A replay is counted, never refused.
   if p_idempotency is not null then
