@@ -288,7 +288,8 @@ export async function registerUsers(
   let emails: EmailRecord | null = sent.size ? Object.fromEntries(sent) : null;
   if (emails && idempotency) {
     // The answer may report the emails only if its record says the same; if a replay fixed the
-    // record first (or this cannot be recorded), it reports what the record holds.
+    // record first, or the call fails, it reports them as queued, as the record then holds them
+    // (unless a call that timed out did write them: replays would then say "sent", the truth).
     const recorded = await callRpc<boolean>(deps.db, "finish_idempotent_request", {
       p_merchant_id: outcome.merchant_id,
       p_key: idempotency.key,
