@@ -1,7 +1,8 @@
-// deno task bench [--quick]: what a registration costs, how it grows with the batch, and how
-// close it is to the floor, measured side by side in one run on this machine. Starts its own
-// stack, writes docs/BENCHMARKS.md and docs/images/latency.svg, and prints one JSON object as its
-// last line.
+// deno task bench [--quick] [--write-docs]: what a registration costs, how it grows with the
+// batch, and how close it is to the floor, measured side by side in one run on this machine.
+// Starts its own stack. The full run writes docs/BENCHMARKS.md and docs/images/latency.svg; a
+// quick run writes the same into .local/bench/ (unless --write-docs), so that trying it leaves the
+// committed figures alone. Prints one JSON object on stdout, then the goals table (met / not met).
 import postgres from "postgres";
 import { functionEnvironment, startFunctions, startStack } from "../stack/stack.ts";
 import { freePort, waitFor } from "../stack/ports.ts";
@@ -9,6 +10,8 @@ import { latencyChart } from "./chart.ts";
 
 const quick = Deno.args.includes("--quick");
 const root = new URL("../", import.meta.url).pathname;
+const writeDocs = !quick || Deno.args.includes("--write-docs");
+const outDir = writeDocs ? `${root}docs` : `${root}.local/bench`;
 const SIZES = [1, 10, 100, 1000] as const;
 const REPS: Record<number, number> = quick
   ? { 1: 20, 10: 15, 100: 8, 1000: 5 }
@@ -24,6 +27,21 @@ const log = (line: string) => console.error(line);
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** The goals as a plain table for the terminal: goal, met or not met, the figures. */
+function goalsTable(goals: [string, boolean, string][]): string {
+  const width = Math.max(...goals.map(([goal]) => goal.length));
+  const lines = goals.map(([goal, met, detail]) =>
+    `${goal.padEnd(width)}  ${(met ? "met" : "NOT MET").padEnd(7)}  ${detail}`
+  );
+  const missed = goals.filter(([, met]) => !met).length;
+  return [
+    "",
+    `${"goal".padEnd(width)}  ${"met".padEnd(7)}  figures`,
+    ...lines,
+    missed ? `${missed} of ${goals.length} goals not met` : `all ${goals.length} goals met`,
+  ].join("\n");
+}
 
 function body(n: number, extra: Record<string, unknown> = {}) {
   const run = crypto.randomUUID().slice(0, 8);
@@ -286,9 +304,9 @@ try {
     ],
   ];
 
-  await Deno.mkdir(`${root}docs/images`, { recursive: true });
+  await Deno.mkdir(`${outDir}/images`, { recursive: true });
   await Deno.writeTextFile(
-    `${root}docs/images/latency.svg`,
+    `${outDir}/images/latency.svg`,
     latencyChart([
       {
         name: "this endpoint",
@@ -432,13 +450,20 @@ per table became one composite key each; key hashing and token signing moved fro
 async calls to node:crypto (3 to 25 times faster per call); links are built from a prefix parsed
 once per batch.
 `;
-  await Deno.writeTextFile(`${root}docs/BENCHMARKS.md`, report);
-  // Keep the generated files as `deno fmt` wants them, so the suite's format check stays clean.
-  await new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--quiet", `${root}docs/BENCHMARKS.md`, `${root}docs/images/latency.svg`],
-  }).output();
-  log("wrote docs/BENCHMARKS.md and docs/images/latency.svg");
+  await Deno.writeTextFile(`${outDir}/BENCHMARKS.md`, report);
+  if (writeDocs) {
+    // Keep the generated files as `deno fmt` wants them, so the suite's format check stays clean.
+    await new Deno.Command(Deno.execPath(), {
+      args: ["fmt", "--quiet", `${outDir}/BENCHMARKS.md`, `${outDir}/images/latency.svg`],
+    }).output();
+  }
+  const written = outDir.slice(root.length);
+  log(
+    `wrote ${written}/BENCHMARKS.md and ${written}/images/latency.svg` +
+      (writeDocs ? "" : " (docs/ is written by the full run, or with --write-docs)"),
+  );
   console.log(JSON.stringify(figures));
+  log(goalsTable(goals));
 } finally {
   try {
     naive?.kill("SIGTERM");

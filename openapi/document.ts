@@ -125,7 +125,10 @@ export function buildOpenApiDocument(maxUsers = 1000) {
               },
               content: json(registerResponseSchema, "output", EXAMPLE_RESPONSE),
             },
-            "400": error("The body is not JSON, or the Idempotency-Key is malformed."),
+            "400": error(
+              "The body is not JSON (the error says at which line and column), or the " +
+                "Idempotency-Key is malformed.",
+            ),
             "401": error(
               "Missing, malformed or expired credentials, or a user token with no resolvable user.",
             ),
@@ -133,8 +136,10 @@ export function buildOpenApiDocument(maxUsers = 1000) {
             "409": error("The Idempotency-Key was used with another body."),
             "413": error("The body is larger than 1 MiB."),
             "422": error(
-              "A field is missing or invalid (`name` says which), `merchant_id` is missing with " +
-                "the service key, or the interview is not found or takes no candidates.",
+              "A field is missing, or present with the wrong type or format (`name` says which " +
+                'field; `error` what it must be, e.g. "interview_id must be a UUID"), ' +
+                "`merchant_id` is missing with the service key, or the interview is not found or " +
+                "takes no candidates.",
               rateHeaders,
             ),
             "429": error(
@@ -169,7 +174,7 @@ export function buildOpenApiDocument(maxUsers = 1000) {
               headers: requestIdHeader,
               content: json(startResponseSchema, "output"),
             },
-            "400": error("The body is not JSON."),
+            "400": error("The body is not JSON (the error says at which line and column)."),
             "401": error("token_invalid, token_expired or token_revoked."),
             "409": error("token_used: the link has already been used."),
             "422": error(

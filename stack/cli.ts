@@ -1,5 +1,6 @@
 // The local stack's commands, mirroring the Supabase CLI:
-//   start   start the stack in the background (a no-op when it is already up)
+//   start   start the stack in the background (a no-op when it is already up); --port N and
+//           --inbox-port N (or LOCAL_API_PORT, LOCAL_INBOX_PORT) for a second checkout
 //   status  print the stack as KEY=value lines
 //   stop    stop everything `start` started
 //   token   print an access token for a seeded user: token <email> [--legacy] [--expires-in S]
@@ -10,6 +11,7 @@ import type { StackKeys } from "./keys.ts";
 import { userAccessToken } from "./keys.ts";
 import { EXAMPLE_REQUEST } from "../openapi/document.ts";
 import { type StackInfo, startStack } from "./stack.ts";
+import { claimPorts, describePortHolder } from "./port_claims.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const stateDir = `${root}.local`;
@@ -18,6 +20,29 @@ const logDir = `${stateDir}/logs`;
 const daemonLog = `${logDir}/stack.log`;
 const API_PORT = 54321;
 const MAIL_PORT = 54324;
+
+interface Ports {
+  api: number;
+  mail: number;
+}
+
+/** --port / --inbox-port, else LOCAL_API_PORT / LOCAL_INBOX_PORT, else Supabase's defaults. */
+export function portsFrom(args: string[], env = Deno.env.toObject()): Ports {
+  const pick = (flag: string, variable: string, fallback: number) => {
+    const at = args.indexOf(flag);
+    const given = at >= 0 ? args[at + 1] : env[variable];
+    if (given === undefined || given === "") return fallback;
+    const port = Number(given);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new Error(`${at >= 0 ? flag : variable} must be a port number (got ${given})`);
+    }
+    return port;
+  };
+  return {
+    api: pick("--port", "LOCAL_API_PORT", API_PORT),
+    mail: pick("--inbox-port", "LOCAL_INBOX_PORT", MAIL_PORT),
+  };
+}
 
 interface State {
   pid: number;
@@ -53,22 +78,28 @@ function printStatus(info: StackInfo): void {
   for (const [key, value] of Object.entries(info)) console.log(`${key}=${value}`);
 }
 
-async function serve(): Promise<void> {
+async function serve(ports: Ports): Promise<void> {
   const stack = await startStack({
     label: "local",
-    apiPort: API_PORT,
-    mailPort: MAIL_PORT,
+    apiPort: ports.api,
+    mailPort: ports.mail,
     dispatchIntervalMs: 5_000,
     logDir,
   });
   const state: State = { pid: Deno.pid, info: stack.info, keys: stack.keys };
   await Deno.writeTextFile(statePath, JSON.stringify(state, null, 2), { mode: 0o600 });
+  const claim = { root, pid: Deno.pid, apiUrl: stack.info.API_URL };
+  const unclaim = await claimPorts([
+    { ...claim, port: ports.api, what: "API gateway" },
+    { ...claim, port: ports.mail, what: "mail inbox" },
+  ]);
   console.log(`stack ready at ${stack.info.API_URL}`);
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;
     stopping = true;
     await stack.stop();
+    await unclaim();
     await Deno.remove(statePath).catch(() => {});
     Deno.exit(0);
   };
@@ -76,23 +107,29 @@ async function serve(): Promise<void> {
   Deno.addSignalListener("SIGINT", shutdown);
 }
 
-async function start(): Promise<State> {
+async function start(ports: Ports): Promise<State> {
   const existing = await readState();
   if (existing && await healthy(existing)) {
     console.error("The local stack is already running.");
     return existing;
   }
   if (existing) await Deno.remove(statePath).catch(() => {});
+  for (const [port, what] of [[ports.api, "API gateway"], [ports.mail, "mail inbox"]] as const) {
+    const holder = await describePortHolder(port, what, root);
+    if (holder) throw new Error(holder);
+  }
   await Deno.mkdir(logDir, { recursive: true });
   await Deno.writeTextFile(daemonLog, "");
   // The stack runs in its own detached process; its output goes to .local/logs/stack.log.
   const child = new Deno.Command("sh", {
     args: [
       "-c",
-      'exec "$0" run -A --quiet "$1" serve >>"$2" 2>&1',
+      'exec "$0" run -A --quiet "$1" serve --port "$3" --inbox-port "$4" >>"$2" 2>&1',
       Deno.execPath(),
       new URL(import.meta.url).pathname,
       daemonLog,
+      String(ports.api),
+      String(ports.mail),
     ],
     stdin: "null",
     stdout: "null",
@@ -141,14 +178,20 @@ async function stop(): Promise<void> {
 async function requireState(): Promise<State> {
   const state = await readState();
   if (!state || !await healthy(state)) {
-    throw new Error("the local stack is not running: start it with 'deno task local:start'");
+    const ports = portsFrom([]);
+    // Starting would fail on the port another checkout's stack holds: say that instead.
+    const holder = await describePortHolder(ports.api, "API gateway", root);
+    if (holder) throw new Error(`this checkout's local stack is not running, and ${holder}`);
+    throw new Error(
+      "this checkout's local stack is not running: start it with './deno task local:start'",
+    );
   }
   return state;
 }
 
 async function token(args: string[]): Promise<void> {
   const email = args.find((arg) => !arg.startsWith("--"));
-  if (!email) throw new Error("usage: deno task local:token <email> [--legacy] [--expires-in S]");
+  if (!email) throw new Error("usage: ./deno task local:token <email> [--legacy] [--expires-in S]");
   const expiresIn = args.indexOf("--expires-in");
   const state = await requireState();
   const sql = postgres(state.info.DB_URL, { max: 1, onnotice: () => {} });
@@ -174,8 +217,8 @@ async function token(args: string[]): Promise<void> {
   }
 }
 
-async function demo(): Promise<void> {
-  const state = await start();
+async function demo(ports: Ports): Promise<void> {
+  const state = await start(ports);
   printStatus(state.info);
   const url = `${state.info.FUNCTIONS_URL}/job-interview-register-users`;
   console.log(`\nPOST ${url} (the reference page's example request, with the service key):`);
@@ -189,7 +232,7 @@ async function demo(): Promise<void> {
   });
   console.log(`HTTP ${res.status}`);
   console.log(JSON.stringify(await res.json(), null, 2));
-  console.log("\nThe stack keeps running; stop it with 'deno task local:stop'.");
+  console.log("\nThe stack keeps running; stop it with './deno task local:stop'.");
   if (!res.ok) Deno.exit(1);
 }
 
@@ -198,7 +241,7 @@ if (import.meta.main) {
   try {
     switch (command) {
       case "start":
-        printStatus((await start()).info);
+        printStatus((await start(portsFrom(args))).info);
         break;
       case "status":
         printStatus((await requireState()).info);
@@ -210,13 +253,16 @@ if (import.meta.main) {
         await token(args);
         break;
       case "demo":
-        await demo();
+        await demo(portsFrom(args));
         break;
       case "serve":
-        await serve();
+        await serve(portsFrom(args));
         break;
       default:
-        throw new Error("usage: stack/cli.ts start | status | stop | token <email> | demo");
+        throw new Error(
+          "usage: stack/cli.ts start | status | stop | token <email> | demo " +
+            "[--port N] [--inbox-port N]",
+        );
     }
   } catch (err) {
     console.error(`error: ${(err as Error).message}`);

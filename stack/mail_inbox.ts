@@ -1,13 +1,15 @@
 // A local stand-in for Resend: speaks the parts of Resend's HTTP API that the `resend` SDK uses
 // (POST /emails, POST /emails/batch) with Resend's response and error shapes, Idempotency-Key
 // semantics and rate-limit headers, keeps what it receives, and shows it:
-//   GET /                 web inbox       GET /view/<id>   one email, rendered
+//   GET /                 web inbox (stack/mail_inbox_page.ts)   GET /view/<id>   one email
+//   POST /clear           the inbox page's "clear" button
 //   GET /api/emails       JSON, newest last               DELETE /api/emails   empty it
 //   GET /api/calls        every API call it answered
 //   POST /api/faults      {"status": 500|429|503, "times": N, "delay_ms": D}: the next N API calls
 //                         fail that way (without status: are answered late, after processing)
 // Recipients at the reserved `.invalid` top-level domain are rejected, as a provider rejects an
 // address it cannot deliver to.
+import { inboxPage, type RejectedEmail, viewPage } from "./mail_inbox_page.ts";
 
 export interface StoredEmail {
   id: string;
@@ -114,10 +116,6 @@ function acceptEmail(
   };
 }
 
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-}
-
 export interface MailInboxOptions {
   port: number;
   apiKey: string;
@@ -128,6 +126,17 @@ export interface MailInboxOptions {
 export function startMailInbox(options: MailInboxOptions): Deno.HttpServer {
   const rateLimit = options.rateLimit ?? 5;
   const emails: StoredEmail[] = [];
+  // Refused emails, for the page's delivery states.
+  const rejected: RejectedEmail[] = [];
+  const reject = (input: unknown, reason: string) => {
+    const e = (typeof input === "object" && input !== null ? input : {}) as Record<string, unknown>;
+    rejected.push({
+      to: list(e.to) ?? [],
+      subject: typeof e.subject === "string" ? e.subject : "",
+      reason,
+      received_at: new Date().toISOString(),
+    });
+  };
   const calls: ApiCall[] = [];
   const faults: Fault[] = [];
   const idempotency = new Map<
@@ -152,7 +161,10 @@ export function startMailInbox(options: MailInboxOptions): Deno.HttpServer {
   function process(path: string, body: unknown, batchValidation: string, key: string | null) {
     if (path === "/emails") {
       const accepted = acceptEmail(body, key);
-      if ("error" in accepted) return error(422, "validation_error", accepted.error);
+      if ("error" in accepted) {
+        reject(body, accepted.error);
+        return error(422, "validation_error", accepted.error);
+      }
       emails.push(accepted.email);
       return { status: 200, body: { id: accepted.email.id } };
     }
@@ -163,6 +175,7 @@ export function startMailInbox(options: MailInboxOptions): Deno.HttpServer {
     }
     const results = body.map((item) => acceptEmail(item, key));
     const errors = results.flatMap((r, index) => "error" in r ? [{ index, message: r.error }] : []);
+    for (const { index, message } of errors) reject(body[index], message);
     if (errors.length && batchValidation !== "permissive") {
       return error(422, "validation_error", errors[0].message);
     }
@@ -282,44 +295,6 @@ export function startMailInbox(options: MailInboxOptions): Deno.HttpServer {
     return respond(answer);
   }
 
-  function inboxPage(): Response {
-    const rows = emails.slice().reverse().map((email) =>
-      `<tr><td>${escapeHtml(email.received_at)}</td><td>${escapeHtml(email.to.join(", "))}</td>` +
-      `<td><a href="/view/${email.id}">${escapeHtml(email.subject)}</a></td>` +
-      `<td>${escapeHtml(email.from)}</td></tr>`
-    ).join("\n");
-    return new Response(
-      `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Local inbox</title>
-<style>body{font-family:system-ui,sans-serif;margin:24px}table{border-collapse:collapse;width:100%}
-td,th{border-bottom:1px solid #ddd;padding:6px 8px;text-align:left;font-size:14px}</style></head>
-<body><h1>Local inbox</h1><p>${emails.length} emails received. API: <code>GET /api/emails</code>.</p>
-<table><tr><th>Received</th><th>To</th><th>Subject</th><th>From</th></tr>${rows}</table></body></html>`,
-      { headers: { "content-type": "text/html; charset=utf-8" } },
-    );
-  }
-
-  function viewPage(id: string): Response {
-    const email = emails.find((e) => e.id === id);
-    if (!email) return new Response("not found", { status: 404 });
-    const meta = [
-      ["From", email.from],
-      ["To", email.to.join(", ")],
-      ["Reply-To", (email.reply_to ?? []).join(", ")],
-      ["Subject", email.subject],
-      ["Received", email.received_at],
-    ].map(([k, v]) => `<tr><th>${k}</th><td>${escapeHtml(v)}</td></tr>`).join("");
-    return new Response(
-      `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${escapeHtml(email.subject)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:0}table{margin:16px 24px;font-size:14px}
-th{text-align:right;padding-right:12px;color:#555}iframe{width:100%;height:720px;border:0;
-border-top:1px solid #ddd}pre{margin:16px 24px;white-space:pre-wrap}</style></head><body>
-<table>${meta}</table>
-<iframe sandbox="" srcdoc="${escapeHtml(email.html ?? "")}"></iframe>
-<pre>${escapeHtml(email.text ?? "")}</pre></body></html>`,
-      { headers: { "content-type": "text/html; charset=utf-8" } },
-    );
-  }
-
   return Deno.serve(
     { hostname: "127.0.0.1", port: options.port, onListen: () => {} },
     async (req) => {
@@ -330,6 +305,7 @@ border-top:1px solid #ddd}pre{margin:16px 24px;white-space:pre-wrap}</style></he
       if (path === "/api/emails" && req.method === "GET") return Response.json(emails);
       if (path === "/api/emails" && req.method === "DELETE") {
         emails.length = 0;
+        rejected.length = 0;
         calls.length = 0;
         return new Response(null, { status: 204 });
       }
@@ -348,9 +324,16 @@ border-top:1px solid #ddd}pre{margin:16px 24px;white-space:pre-wrap}</style></he
         faults.length = 0;
         return new Response(null, { status: 204 });
       }
-      if (path === "/" && req.method === "GET") return inboxPage();
+      if (path === "/" && req.method === "GET") {
+        return inboxPage(emails, rejected, new URL(req.url));
+      }
+      if (path === "/clear" && req.method === "POST") {
+        emails.length = 0;
+        rejected.length = 0;
+        return new Response(null, { status: 303, headers: { location: "/" } });
+      }
       const view = /^\/view\/([0-9a-f-]{36})$/.exec(path);
-      if (view && req.method === "GET") return viewPage(view[1]);
+      if (view && req.method === "GET") return viewPage(emails.find((e) => e.id === view[1]));
       return Response.json(error(404, "not_found", "Not found").body, { status: 404 });
     },
   );

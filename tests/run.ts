@@ -1,43 +1,65 @@
 // The whole test suite, as CI runs it: formatting, lint and type checks, then every test against
 // a stack of its own (fresh database, free ports), torn down afterwards whatever happens.
+//
+//   deno task test [files...] [--filter=<name or /regex/>] [--skip-checks]
+//
+// `--skip-checks` leaves out format, lint, types and OpenAPI (the mutant run uses it: a mutant is
+// judged by the tests alone); other `--` options go to `deno test` as given.
 import { startStack } from "../stack/stack.ts";
+import { eachLine, TestOutputFilter } from "./output_filter.ts";
 import { TEST_DB_TIMEOUT_MS } from "./support/timeouts.ts";
 
 const deno = Deno.execPath();
 const root = new URL("../", import.meta.url).pathname;
 
-async function run(label: string, args: string[], env: Record<string, string> = {}) {
-  console.log(`\n== ${label}: deno ${args.join(" ")}`);
-  const child = new Deno.Command(deno, {
-    args,
-    cwd: root,
-    env,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+const encoder = new TextEncoder();
+const print = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
+
+/**
+ * Runs a command with its output filtered (see output_filter.ts); the unfiltered output is kept
+ * and, with `rawLog`, also written to that file.
+ */
+async function runFiltered(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+  rawLog?: Deno.FsFile,
+) {
+  const child = new Deno.Command(cmd, { args, cwd: root, env, stdout: "piped", stderr: "piped" })
+    .spawn();
+  const filter = new TestOutputFilter(print);
   let output = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of child.stdout) {
-    await Deno.stdout.write(chunk);
-    output += decoder.decode(chunk, { stream: true });
-  }
+  const take = (line: string) => {
+    output += line + "\n";
+    rawLog?.writeSync(encoder.encode(line + "\n"));
+    filter.line(line);
+  };
+  await Promise.all([eachLine(child.stdout, take), eachLine(child.stderr, take)]);
   const status = await child.status;
   return { ok: status.success, output };
 }
 
-async function runCommand(label: string, cmd: string, args: string[]) {
-  console.log(`\n== ${label}: ${cmd} ${args.join(" ")}`);
-  const status = await new Deno.Command(cmd, {
-    args,
-    cwd: root,
-    stdout: "inherit",
-    stderr: "inherit",
-  })
-    .spawn().status;
-  return { ok: status.success, output: "" };
+function run(
+  label: string,
+  args: string[],
+  env: Record<string, string> = {},
+  rawLog?: Deno.FsFile,
+) {
+  console.log(`\n== ${label}: deno ${args.join(" ")}`);
+  return runFiltered(deno, args, env, rawLog);
 }
 
-const checks = [
+function runCommand(label: string, cmd: string, args: string[]) {
+  console.log(`\n== ${label}: ${cmd} ${args.join(" ")}`);
+  return runFiltered(cmd, args);
+}
+
+const skipChecks = Deno.args.includes("--skip-checks");
+const testArgs = Deno.args.filter((arg) => arg !== "--skip-checks");
+const testOptions = testArgs.filter((arg) => arg.startsWith("--"));
+const testPaths = testArgs.filter((arg) => !arg.startsWith("--"));
+
+const checks = skipChecks ? [] : [
   await run("format", ["fmt", "--check"]),
   await run("lint", ["lint"]),
   await run("types", ["check", "."]),
@@ -69,12 +91,15 @@ const stack = await startStack({
   logDir,
 });
 let result;
+const rawLogPath = `${logDir}/test-output.log`;
+const rawLog = await Deno.open(rawLogPath, { create: true, write: true });
 try {
-  const filter = Deno.args.length ? Deno.args : ["tests/"];
-  result = await run("tests", ["test", "-A", "--no-check", ...filter], {
+  const paths = testPaths.length ? testPaths : ["tests/"];
+  result = await run("tests", ["test", "-A", "--no-check", ...testOptions, ...paths], {
     TEST_STACK: JSON.stringify({ info: stack.info, keys: stack.keys }),
-  });
+  }, rawLog);
 } finally {
+  rawLog.close();
   await stack.stop();
 }
 
@@ -83,7 +108,10 @@ const summary = /(\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed/.exec(result
 const passed = Number(summary?.[1] ?? 0);
 const failed = Number(summary?.[3] ?? (result.ok ? 0 : 1)) + checksFailed;
 if (!result.ok || checksFailed) {
-  console.log(`\nlogs of the test stack: ${logDir}`);
+  console.log(
+    `\nlogs of the test stack (functions.log, postgrest.log) and the unfiltered test output ` +
+      `(test-output.log): ${logDir}`,
+  );
 } else {
   await Deno.remove(logDir, { recursive: true }).catch(() => {});
 }

@@ -1,6 +1,6 @@
 // A typed client for the registration API, from the OpenAPI document (openapi-fetch over the
 // types openapi-typescript generates into schema.ts; `deno task openapi` refreshes them).
-import createClient from "openapi-fetch";
+import createClient from "npm:openapi-fetch@0.17.0";
 import type { components, paths } from "./schema.ts";
 
 export type RegistrationApi = ReturnType<typeof createRegistrationClient>;

@@ -263,7 +263,7 @@ export interface operations {
                     }[];
                 };
             };
-            /** @description The body is not JSON, or the Idempotency-Key is malformed. */
+            /** @description The body is not JSON (the error says at which line and column), or the Idempotency-Key is malformed. */
             400: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];
@@ -313,7 +313,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A field is missing or invalid (`name` says which), `merchant_id` is missing with the service key, or the interview is not found or takes no candidates. */
+            /** @description A field is missing, or present with the wrong type or format (`name` says which field; `error` what it must be, e.g. "interview_id must be a UUID"), `merchant_id` is missing with the service key, or the interview is not found or takes no candidates. */
             422: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];
@@ -412,7 +412,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description The body is not JSON. */
+            /** @description The body is not JSON (the error says at which line and column). */
             400: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];

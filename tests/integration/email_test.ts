@@ -151,6 +151,29 @@ Deno.test("re-registering does not resend unless asked again", async () => {
   assert.equal(deliveries(await inbox.emails()).get(email), 2);
 });
 
+Deno.test("revoke_previous leaves the link of an invitation still to be sent", async () => {
+  await inbox.clear();
+  await inbox.fault({ status: 500, times: 1 });
+  const email = uniqueEmail("keep");
+  await register([{ email }]);
+  const [waiting] = await sql`select o.status from public.email_outbox o
+    join public.profile_interview e on e.id = o.profile_interview_id where e.email = ${email}`;
+  assert.equal(waiting.status, "pending", "the invitation waits for a retry");
+  const again = await register([{ email }], { send_email: false, revoke_previous: true });
+  assert.equal(again.body[0].result, "ok");
+  const tokens = await sql`select t.revoked_at is not null as revoked,
+      exists (select 1 from public.email_outbox o where o.token_jti = t.jti) as emailed
+    from public.interview_token t join public.profile_interview e on e.id = t.profile_interview_id
+    where e.email = ${email} order by t.issued_at`;
+  assert.deepEqual(tokens.map((t) => [t.emailed, t.revoked]).sort(), [
+    [false, false], // the new link
+    [false, true], // the first registration's link
+    [true, false], // the waiting invitation's link
+  ]);
+  await drainOutbox(sql, [email]);
+  exactlyOnce(deliveries(await inbox.emails()), [email]);
+});
+
 Deno.test("the email: sender settings, escaping, link with its own token, text part", async () => {
   await inbox.clear();
   const email = uniqueEmail("render");

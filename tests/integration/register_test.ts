@@ -282,6 +282,49 @@ Deno.test("the invitation limit holds under concurrency; re-registrations and te
   assert.equal(final.invitations_sent, 5);
 });
 
+Deno.test("a registration waits for one of the same merchant, then sees its draw on the limit", async () => {
+  const [merchant] = await sql`insert into public.merchant (name, invitations_limit)
+    values ('One left', 1) returning id`;
+  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
+    values (${merchant.id}, 'One left', 'active') returning id`;
+  const holder = database();
+  try {
+    let waiting: ReturnType<typeof postRegister> | undefined;
+    await holder.begin(async (tx) => {
+      // The first registration draws the last invitation and is not committed yet.
+      await tx`set local role service_role`;
+      const [{ outcome }] = await tx`select public.register_interview_users(null,
+        ${merchant.id}::uuid, ${interview.id}::uuid, false,
+        ${tx.json([{ i: 0, email: uniqueEmail("first") }])}, 3600) as outcome`;
+      assert.equal(outcome.rows[0].error, undefined, JSON.stringify(outcome));
+      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
+      waiting = postRegister({
+        users: [{ email: uniqueEmail("second") }],
+        interview_id: interview.id,
+        merchant_id: merchant.id,
+      }, asService);
+      let settled = false;
+      waiting.catch(() => {}).finally(() => settled = true);
+      // Commit only once the second registration waits on this one's locks (or has finished
+      // without waiting, which the assertions below then judge).
+      while (!settled) {
+        const [{ blocked }] = await sql`select count(*)::int as blocked from pg_stat_activity
+          where ${pid}::int = any (pg_blocking_pids(pid))`;
+        if (blocked > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    });
+    const second = await waiting!;
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    assert.equal(second.body[0].result, "Error: invitation limit reached");
+    const [after] =
+      await sql`select invitations_sent from public.merchant where id = ${merchant.id}`;
+    assert.equal(after.invitations_sent, 1);
+  } finally {
+    await holder.end();
+  }
+});
+
 Deno.test("1,000 users come back in input order, each with its own enrolment", async () => {
   const users = Array.from({ length: 1000 }, (_, i) => ({
     name: `Bulk ${i}`,
@@ -352,10 +395,20 @@ Deno.test("HTTP details: preflight, methods, JSON, request ids", async (t) => {
     assert.equal(res.status, 405);
     assert.equal((await res.json()).error.includes("POST"), true);
   });
-  await t.step("invalid JSON is 400", async () => {
+  await t.step("invalid JSON is 400, saying where", async () => {
     const res = await postRegister("{not json", asService);
     assert.equal(res.status, 400);
-    assert.equal(typeof res.body.error, "string");
+    assert.equal(
+      res.body.error,
+      'Request body is not valid JSON: unexpected "n" at line 1, column 2',
+    );
+    const later = await postRegister('{\n  "users": [],\n  "is_test": tru\n}', asService);
+    assert.match(later.body.error, /at line 3, column 17$/);
+  });
+  await t.step("a present value of the wrong type says so", async () => {
+    const res = await postRegister({ users: {}, interview_id: "x" }, asService);
+    assert.equal(res.status, 422);
+    assert.deepEqual(res.body, { error: "users must be an array of candidates", name: "users" });
   });
   await t.step("a JSON array is 400", async () => {
     const res = await postRegister([], asService);

@@ -3,7 +3,17 @@
 // claims, inside a transaction that is rolled back.
 import assert from "node:assert/strict";
 import type postgres from "postgres";
-import { database, info, keys, seed, type SeedUser, tokenFor } from "../support/stack.ts";
+import {
+  asService,
+  database,
+  info,
+  keys,
+  postRegister,
+  seed,
+  type SeedUser,
+  tokenFor,
+  uniqueEmail,
+} from "../support/stack.ts";
 
 const sql = database();
 
@@ -232,6 +242,30 @@ Deno.test("the data API, role by role: nothing beyond what RLS intends", async (
     status === 401 || status === 403 || status === 404 ||
     (status < 300 && Array.isArray(body) && body.length === 0);
 
+  // Another merchant's enrolment with a link, an emailed link and an attempt: rows in every
+  // table that must stay out of sight.
+  const foreign = await postRegister({
+    users: [{ email: uniqueEmail("foreign") }],
+    interview_id: seed.otherInterview,
+    merchant_id: seed.otherMerchant,
+    send_email: true,
+  }, asService);
+  assert.equal(foreign.body[0].result, "ok", JSON.stringify(foreign.body));
+  const started = await fetch(`${info.FUNCTIONS_URL}/job-interview-start`, {
+    method: "POST",
+    body: JSON.stringify({
+      interview_token: new URL(foreign.body[0].interview_url).searchParams.get("interview_token"),
+    }),
+  });
+  assert.equal(started.status, 200);
+  await started.body?.cancel();
+  const foreignTables = [
+    "profile_interview",
+    "interview_token",
+    "email_outbox",
+    "interview_result",
+  ];
+
   for (const [who, token] of Object.entries(callers)) {
     await t.step(who, async () => {
       // Service-only tables: invisible and untouchable.
@@ -258,13 +292,20 @@ Deno.test("the data API, role by role: nothing beyond what RLS intends", async (
       });
       assert.ok(denied(outbox.status, outbox.body), `${who} resends emails: ${outbox.status}`);
       // Another merchant's rows stay out of sight.
-      const foreign = await rest(
-        token,
-        "GET",
-        `profile_interview?select=id&merchant_id=eq.${seed.otherMerchant}`,
-      );
-      if (who === "admin" || who === "otherOwner") assert.equal(foreign.status, 200);
-      else assert.ok(denied(foreign.status, foreign.body), `${who} reads another merchant`);
+      for (const table of foreignTables) {
+        const read = await rest(
+          token,
+          "GET",
+          `${table}?select=merchant_id&merchant_id=eq.${seed.otherMerchant}`,
+        );
+        if (who === "admin" || who === "otherOwner") {
+          assert.equal(read.status, 200);
+          assert.ok(read.body.length >= 1, `${who} sees its ${table}`);
+        } else {assert.ok(
+            denied(read.status, read.body),
+            `${who} reads another merchant's ${table}`,
+          );}
+      }
       // The SQL functions behind the endpoints are the service role's alone.
       for (
         const [fn, args] of [

@@ -150,10 +150,49 @@ Deno.test("tokens that do not verify: 401 token_invalid", async () => {
   assert.equal((await missing.json()).name, "interview_token");
 });
 
+Deno.test("signed with the real key for another audience or issuer: 401 token_invalid", async () => {
+  const { row, token } = await registerOne();
+  const { payload } = await jwtVerify(
+    token,
+    await importJWK(publicJwk(keys.interviewSigningKey), "EdDSA"),
+  );
+  const claims = {
+    jti: payload.jti!,
+    enrolmentId: row.profile_interview_id,
+    merchantId: seed.demoMerchant,
+    interviewId: seed.activeInterview,
+    positionId: null,
+    isTest: false,
+    hideMenu: false,
+    hideIframe: false,
+    expiresAt: new Date(row.expires_at),
+  };
+  const issuer = `${info.API_URL}/functions/v1`;
+  const signedFor = (options: { issuer: string; audience: string }) =>
+    createInterviewTokenSigner(keys.interviewSigningKey, options).sign(claims);
+  const cases = {
+    "another audience": signedFor({ issuer, audience: "another-service" }),
+    "another issuer": signedFor({
+      issuer: "https://evil.example/functions/v1",
+      audience: "job-interview",
+    }),
+  };
+  for (const [name, bad] of Object.entries(cases)) {
+    const res = await start(bad);
+    assert.deepEqual([res.status, res.body.code], [401, "token_invalid"], name);
+  }
+  // The same claims with the right audience and issuer start: only `aud` and `iss` were wrong.
+  assert.equal((await start(signedFor({ issuer, audience: "job-interview" }))).status, 200);
+});
+
 Deno.test("revoke_previous revokes the enrolment's earlier unused links", async () => {
   const email = uniqueEmail("revoke");
   const first = await registerOne({ email });
   const kept = await registerOne({ email });
+  // Registering again without revoke_previous leaves the earlier link working.
+  const [{ revoked }] = await sql`select count(*)::int as revoked from public.interview_token
+    where profile_interview_id = ${first.row.profile_interview_id} and revoked_at is not null`;
+  assert.equal(revoked, 0);
   const fresh = await registerOne({ email, revokePrevious: true });
   assert.equal(fresh.row.profile_interview_id, first.row.profile_interview_id);
   for (const old of [first.token, kept.token]) {

@@ -28,15 +28,46 @@ export const inbox = {
   },
 };
 
-export async function dispatch(): Promise<Record<string, number>> {
+export async function dispatch(
+  options: { limit?: number; max_duration_ms?: number } = {},
+): Promise<Record<string, number>> {
   const res = await fetch(`${info.FUNCTIONS_URL}/job-interview-email-dispatch`, {
     method: "POST",
     headers: { ...asService, "content-type": "application/json" },
-    body: "{}",
+    body: JSON.stringify(options),
   });
   const body = await res.json();
   assertMatchesContract("/job-interview-email-dispatch", "POST", res.status, body);
   return body;
+}
+
+/**
+ * Fails at once, saying why, when a dispatch has left rows of these emails in a state no later
+ * dispatch will fix: accepted by the provider (it has an id) but not recorded as sent, or handed
+ * back to the queue without a reason. Rows still being sent, and retries that carry their reason,
+ * are left to the next round.
+ */
+export async function assertOutboxSettled(
+  sql: postgres.Sql,
+  emails: string[],
+  after: Record<string, number>,
+) {
+  const lowered = emails.map((email) => email.toLowerCase());
+  const stuck = await sql`
+    select o.status, o.attempts, o.provider_id is not null as accepted, o.last_error,
+      count(*)::int
+    from public.email_outbox o join public.profile_interview e on e.id = o.profile_interview_id
+    where lower(e.email) = any (${lowered})
+      and o.status in ('pending', 'sending')
+      and o.attempts > 0
+      and (o.provider_id is not null or (o.status = 'pending' and o.last_error is null))
+    group by 1, 2, 3, 4`;
+  if (stuck.length) {
+    throw new Error(
+      `after a dispatch (${JSON.stringify(after)}), outbox rows were not recorded as sent: ` +
+        JSON.stringify(stuck),
+    );
+  }
 }
 
 /** Runs the dispatch until no outbox row of these emails is waiting, as the schedule would. */
@@ -49,7 +80,9 @@ export async function drainOutbox(sql: postgres.Sql, emails: string[], timeoutMs
       from public.email_outbox o join public.profile_interview e on e.id = o.profile_interview_id
       where lower(e.email) = any (${lowered}) and o.status in ('pending', 'sending')`;
     if (waiting === 0) return;
-    await dispatch();
+    // Short rounds: rows a dispatch cannot settle are due again at once, and would keep one
+    // long dispatch busy before the check below could say why.
+    await assertOutboxSettled(sql, emails, await dispatch({ max_duration_ms: 5_000 }));
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const states = await sql`

@@ -1,5 +1,6 @@
 // The HTTP conventions every function shares: CORS, request ids, JSON responses and the one
 // error shape `{"error": "...", "name": "<field>"}`.
+import { locateJsonError } from "./json_error.ts";
 
 export const corsHeaders: Record<string, string> = {
   "access-control-allow-origin": "*",
@@ -97,6 +98,13 @@ export async function readJsonBody(
   try {
     return JSON.parse(text);
   } catch {
-    throw new HttpError(400, "Request body is not valid JSON");
+    const where = locateJsonError(text);
+    throw new HttpError(
+      400,
+      where
+        ? `Request body is not valid JSON: unexpected ${where.found} at line ${where.line}, ` +
+          `column ${where.column}`
+        : "Request body is not valid JSON",
+    );
   }
 }

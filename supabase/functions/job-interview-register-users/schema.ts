@@ -13,6 +13,13 @@ const flag = (description: string) =>
     .transform((value) => value === true || value === "true")
     .meta({ description });
 
+/**
+ * The message for a value zod refuses: "is required: ..." only when the field is absent, else what
+ * a present value must be, so a caller is never told to add a field they sent.
+ */
+const expected = (required: string, wrong: string) => (issue: { input?: unknown }) =>
+  issue.input === undefined ? `is required: ${required}` : wrong;
+
 const nullableText = (max: number, description: string) =>
   z.string({ error: "must be a string or null" })
     .max(max, { error: `must be at most ${max} characters` })
@@ -33,14 +40,18 @@ export const registerUserSchema = z.object({
 export function registerRequestSchema(maxUsers: number) {
   return z.object({
     users: z
-      .array(registerUserSchema, { error: "is required: an array of candidates" })
+      .array(registerUserSchema, {
+        error: expected("an array of candidates", "must be an array of candidates"),
+      })
       .min(1, { error: "must hold at least one candidate" })
       .max(maxUsers, { error: `must hold at most ${maxUsers} candidates per request` })
       .meta({
         description:
           "Candidates to register for the interview. Each gets a one-time interview URL.",
       }),
-    interview_id: z.guid({ error: "is required: the interview or position id (a UUID)" }).meta({
+    interview_id: z.guid({
+      error: expected("the interview or position id (a UUID)", "must be a UUID"),
+    }).meta({
       description: "Interview definition (interview_def_set) or position (position_def_set) id " +
         "to register users for.",
       examples: ["04e09fa5-3fb8-4236-b37d-fca2bcd1cb66"],

@@ -2,7 +2,12 @@
 import { z } from "zod";
 
 export const startRequestSchema = z.object({
-  interview_token: z.string({ error: "is required: the token from the interview link" })
+  interview_token: z.string({
+    error: (issue) =>
+      issue.input === undefined
+        ? "is required: the token from the interview link"
+        : "must be a string: the token from the interview link",
+  })
     .min(1, { error: "is required: the token from the interview link" })
     .max(8192, { error: "is not a valid interview token" })
     .meta({ description: "The interview_token parameter of the candidate's interview URL." }),
