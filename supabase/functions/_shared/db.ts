@@ -41,6 +41,11 @@ const UNAVAILABLE = "The database is unavailable; nothing was changed. Retry lat
 const UNKNOWN = "The database did not confirm in time; the request may have succeeded. Retry it " +
   "with the same Idempotency-Key, if it had one.";
 
+const unavailable = (nothingChanged: boolean) =>
+  nothingChanged
+    ? new HttpError(503, UNAVAILABLE, undefined, {}, UNAVAILABLE_CODE)
+    : new HttpError(503, UNKNOWN, undefined, {}, UNKNOWN_CODE);
+
 /**
  * Calls a SQL function in one round trip, mapping failures to 503 (transient) or 500. A 503
  * carries `database_unavailable` when nothing was changed, `outcome_unknown` when that cannot
@@ -57,9 +62,7 @@ export async function callRpc<T>(
     result = await client.rpc(fn, args).abortSignal(AbortSignal.timeout(timeoutMs));
   } catch (err) {
     logEvent("warn", { msg: "rpc failed", rpc: fn, error: String(err) });
-    throw provesNothingChanged(0, undefined, String(err))
-      ? new HttpError(503, UNAVAILABLE, undefined, {}, UNAVAILABLE_CODE)
-      : new HttpError(503, UNKNOWN, undefined, {}, UNKNOWN_CODE);
+    throw unavailable(provesNothingChanged(0, undefined, String(err)));
   }
   const { data, error, status } = result;
   if (error) {
@@ -67,9 +70,9 @@ export async function callRpc<T>(
     if (isTransient(status, error.code) || /abort|fetch|timed? ?out/i.test(message)) {
       logEvent("warn", { msg: "rpc failed", rpc: fn, status, code: error.code, error: message });
       // supabase-js puts a network failure's cause (e.g. "Connection refused") in `details`.
-      throw provesNothingChanged(status, error.code, `${message} ${error.details ?? ""}`)
-        ? new HttpError(503, UNAVAILABLE, undefined, {}, UNAVAILABLE_CODE)
-        : new HttpError(503, UNKNOWN, undefined, {}, UNKNOWN_CODE);
+      throw unavailable(
+        provesNothingChanged(status, error.code, `${message} ${error.details ?? ""}`),
+      );
     }
     throw new Error(`rpc ${fn} failed (${status} ${error.code}): ${message}`);
   }

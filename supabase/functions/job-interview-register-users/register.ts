@@ -228,14 +228,8 @@ export async function registerUsers(
     p_rate_limit: deps.cfg.rateLimitPerMinute,
   }, deps.cfg.dbTimeoutMs).catch((err) => {
     if (err instanceof HttpError && err.code === UNKNOWN_CODE) {
-      throw new HttpError(
-        503,
-        "The database is unavailable; nothing was registered. Retry " +
-          "later.",
-        undefined,
-        {},
-        UNAVAILABLE_CODE,
-      );
+      const message = "The database is unavailable; nothing was registered. Retry later.";
+      throw new HttpError(503, message, undefined, {}, UNAVAILABLE_CODE);
     }
     throw err;
   });
