@@ -133,7 +133,7 @@ export function buildOpenApiDocument(maxUsers = 1000) {
               "Missing, malformed or expired credentials, or a user token with no resolvable user.",
             ),
             "403": error("The caller's role, or the merchant acted for, is not permitted."),
-            "409": error("The Idempotency-Key was used with another body, or is in use."),
+            "409": error("The Idempotency-Key was used with another body."),
             "413": error("The body is larger than 1 MiB."),
             "422": error(
               "A field is missing, or present with the wrong type or format (`name` says which " +
@@ -142,12 +142,20 @@ export function buildOpenApiDocument(maxUsers = 1000) {
                 "takes no candidates.",
               rateHeaders,
             ),
-            "429": error("The merchant's rate limit is reached.", {
-              ...rateHeaders,
-              "retry-after": { $ref: "#/components/headers/RetryAfter" },
-            }),
+            "429": error(
+              "The rate limit is reached (the merchant's, or for a refused request the " +
+                "caller's own).",
+              {
+                ...rateHeaders,
+                "retry-after": { $ref: "#/components/headers/RetryAfter" },
+              },
+            ),
             "500": error("Unexpected failure; quote the request id."),
-            "503": error("The database is unavailable; retry (with the same Idempotency-Key)."),
+            "503": error(
+              "`code: database_unavailable`: nothing was changed; retry. " +
+                "`code: outcome_unknown`: the registration may have succeeded; retry with the " +
+                "same Idempotency-Key, which then answers with its result.",
+            ),
           },
         },
       },

@@ -33,6 +33,21 @@ export const FUNCTION_IDLE_TIMEOUT_MS = 150_000;
 
 const HOP_BY_HOP = ["connection", "keep-alive", "transfer-encoding", "upgrade", "host"];
 
+/**
+ * Test stacks only: responses to lose. The request reaches PostgREST and runs to the end (its
+ * transaction commits), then the caller gets 502 as from a proxy whose upstream connection broke:
+ * the "did it happen?" case a caller cannot tell from a failure before the commit.
+ */
+export interface GatewayFaults {
+  /** PostgREST paths (e.g. `/rpc/register_interview_users`) and how many responses to lose. */
+  loseResponses: Map<string, number>;
+}
+
+const LOST = () =>
+  Response.json({ message: "An invalid response was received from the upstream server" }, {
+    status: 502,
+  });
+
 const CORS_HEADERS = {
   "access-control-allow-origin": "*",
   "access-control-allow-methods": "GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS",
@@ -90,7 +105,9 @@ export interface GatewayOptions {
   sql: postgres.Sql;
   stats?: GatewayStats;
   /** Test stacks' control actions, by "METHOD /path". */
-  control?: Record<string, () => Promise<void>>;
+  control?: Record<string, (url: URL) => Promise<void>>;
+  /** Test stacks' injected faults. */
+  faults?: GatewayFaults;
   /** Overrides the 150 s function idle time-out (tests). */
   functionTimeoutMs?: number;
 }
@@ -136,7 +153,7 @@ export function startGateway(options: GatewayOptions): Deno.HttpServer {
     });
   }
 
-  function rest(req: Request, url: URL): Promise<Response> | Response {
+  async function rest(req: Request, url: URL): Promise<Response> {
     if (req.method === "OPTIONS") return preflight(req);
     const headers = new Headers(req.headers);
     const refused = checkApiKey(headers);
@@ -154,13 +171,21 @@ export function startGateway(options: GatewayOptions): Deno.HttpServer {
       headers.set("authorization", `Bearer ${roleJwt.get(apikey) ?? apikey}`);
     }
     stats.restRequests++;
-    return forward(
+    const upstreamPath = url.pathname.slice("/rest/v1".length) || "/";
+    const res = await forward(
       req,
-      `${targets.postgrest}${url.pathname.slice("/rest/v1".length) || "/"}${url.search}`,
+      `${targets.postgrest}${upstreamPath}${url.search}`,
       headers,
       null,
       { "access-control-allow-origin": "*" },
     );
+    const toLose = options.faults?.loseResponses.get(upstreamPath) ?? 0;
+    if (toLose > 0) {
+      options.faults!.loseResponses.set(upstreamPath, toLose - 1);
+      await res.arrayBuffer();
+      return LOST();
+    }
+    return res;
   }
 
   function functionRequest(req: Request, url: URL, name: string, rest: string): Promise<Response> {
@@ -193,7 +218,7 @@ export function startGateway(options: GatewayOptions): Deno.HttpServer {
       if (req.method === "GET" && path === "/_stack/stats") return Response.json(stats);
       const action = control[`${req.method} ${path}`];
       if (!action) return errorJson(404, "no such control action", "path");
-      return action().then(() => Response.json({ ok: true }));
+      return action(url).then(() => Response.json({ ok: true }));
     }
     if (path === "/auth/v1/.well-known/jwks.json") {
       if (req.method === "OPTIONS") return preflight(req);

@@ -3,7 +3,7 @@
 // is torn down again.
 import postgres from "postgres";
 import { startFunctions } from "./functions_server.ts";
-import { type GatewayStats, startGateway } from "./gateway.ts";
+import { type GatewayFaults, type GatewayStats, startGateway } from "./gateway.ts";
 import { createInboxState, startMailInbox } from "./mail_inbox.ts";
 import { generateStackKeys, postgrestJwks, publicJwk, type StackKeys } from "./keys.ts";
 import { migrate } from "./migrate.ts";
@@ -28,8 +28,8 @@ export interface StackOptions {
   functionFlags?: string[];
   /**
    * Test stacks only: the gateway also answers POST /_stack/<postgrest|functions|mail>/stop and
-   * /start (for fault tests; stopping the functions kills them as a crash would) and
-   * GET /_stack/stats.
+   * /start (for fault tests; stopping the functions kills them as a crash would),
+   * POST /_stack/rest/lose-response?path=/rpc/<fn>, and GET /_stack/stats.
    */
   control?: boolean;
 }
@@ -212,6 +212,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
 
     const stats: GatewayStats = { restRequests: 0, functionRequests: 0 };
+    const faults: GatewayFaults = { loseResponses: new Map() };
     // The gateway's own connection, for GET /auth/v1/user (what Supabase Auth would look up).
     const authSql = postgres(db.url, { max: 2, onnotice: () => {} });
     stops.push(() => authSql.end());
@@ -238,8 +239,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             inbox ??= launchInbox();
             return Promise.resolve();
           },
+          // ?path=/rpc/<fn>: the next response from that PostgREST path is lost after it ran.
+          "POST /_stack/rest/lose-response": (url) => {
+            const path = url.searchParams.get("path") ?? "";
+            faults.loseResponses.set(path, (faults.loseResponses.get(path) ?? 0) + 1);
+            return Promise.resolve();
+          },
         }
         : undefined,
+      faults,
     });
     stops.push(() => gateway.shutdown());
     await waitFor("the gateway", async () => {

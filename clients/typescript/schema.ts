@@ -228,8 +228,8 @@ export interface operations {
                     "application/json": {
                         /** @description As sent; null when absent. */
                         name: string | null;
-                        /** @description As sent (a string); null when absent. */
-                        email: unknown;
+                        /** @description As sent when it is a string; null when absent or not a string. */
+                        email: string | null;
                         /** @description As sent; null when absent. */
                         external_id: string | null;
                         /**
@@ -293,7 +293,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The Idempotency-Key was used with another body, or is in use. */
+            /** @description The Idempotency-Key was used with another body. */
             409: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];
@@ -326,7 +326,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The merchant's rate limit is reached. */
+            /** @description The rate limit is reached (the merchant's, or for a refused request the caller's own). */
             429: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];
@@ -350,7 +350,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The database is unavailable; retry (with the same Idempotency-Key). */
+            /** @description `code: database_unavailable`: nothing was changed; retry. `code: outcome_unknown`: the registration may have succeeded; retry with the same Idempotency-Key, which then answers with its result. */
             503: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];

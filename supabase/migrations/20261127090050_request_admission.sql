@@ -1,30 +1,38 @@
--- Admission of a registration request once its merchant is known: a per-merchant rate limit
--- counted in the database (so it holds across function instances), and idempotency keys with
--- Stripe's semantics: the first response for a (merchant, key) is kept for 24 hours and replayed
--- for the same body; another body, or the same key while the first request runs, is a 409.
+-- Admission of a registration request: who acts for which merchant, a rate limit counted in the
+-- database (so it holds across function instances), and idempotency keys with Stripe's semantics.
+--
+-- admit_registration runs in a short transaction of its own, before the registration: a stored
+-- answer is replayed before anything that can change later (interview, limits, rate limit) is
+-- looked at, and the count commits at once, so a flood is shed with 429 instead of queueing for
+-- the merchant's row. The idempotency record itself is written by register_interview_users, in
+-- the registration's transaction: a registration is never committed without it.
 
 -- Unlogged: a counter written by every request should not cost a WAL record each time; after a
 -- crash the current minute's counts start again, which a rate limit can afford.
 create unlogged table public.merchant_request_counter (
-  merchant_id uuid not null references public.merchant (id) on delete cascade,
+  -- Who is charged: the merchant a request acts for or, for a refused request, the caller's own
+  -- merchant (or the caller, without one). No foreign key: rows live an hour, then are purged.
+  subject_id uuid not null,
   window_start timestamptz not null,
   requests integer not null default 0,
-  primary key (merchant_id, window_start)
+  primary key (subject_id, window_start)
 );
-
-create type public.idempotency_state as enum ('in_progress', 'done');
 
 create table public.idempotency_request (
   merchant_id uuid not null references public.merchant (id) on delete cascade,
   key text not null check (length(key) between 1 and 255),
   request_hash text not null,
-  state public.idempotency_state not null default 'in_progress',
-  response_status smallint,
-  -- The response exactly as first sent (text, not jsonb, so a replay is byte for byte).
-  response_body text,
+  -- What the registration returned: enrolment and token ids, expiry, issue time. Enough to answer
+  -- again with the same bytes (the links are signed again from these claims; Ed25519 signatures
+  -- are deterministic), and never a token or a link.
+  outcome jsonb not null,
+  -- The email outcomes the first answer reported ({"<outbox id>": {"status", "error"}}), when
+  -- its request recorded them before any replay.
+  emails jsonb,
+  -- The answer is fixed: the first request recorded its emails, or a replay answered with it as
+  -- it was. Until then only the first request may add its email outcomes.
+  settled boolean not null default false,
   created_at timestamptz not null default now(),
-  -- An in-progress key whose request died is free again after this.
-  locked_until timestamptz not null,
   expires_at timestamptz not null,
   primary key (merchant_id, key)
 );
@@ -34,109 +42,220 @@ alter table public.merchant_request_counter enable row level security;
 alter table public.idempotency_request enable row level security;
 -- Touched only by the SQL functions below: no policies, and no privileges for any API role.
 
--- Counts the request against the merchant's limit for the current minute. Returns
+-- Counts a request against a subject's limit for the current minute. Returns
 -- {"rate": {limit, remaining, reset}}, with "error" (429) when the limit is passed.
-create function public.count_merchant_request(
-  p_merchant_id uuid,
-  p_default_limit integer
+create function public.count_request(
+  p_subject_id uuid,
+  p_limit integer
 ) returns jsonb
 language plpgsql
 security invoker
 set search_path = ''
 as $$
 declare
-  v_limit integer;
   v_window timestamptz := date_trunc('minute', now());
   v_count integer;
   v_rate jsonb;
 begin
-  select coalesce(m.api_requests_per_minute, p_default_limit) into v_limit
-  from public.merchant m where m.id = p_merchant_id;
-
-  insert into public.merchant_request_counter as c (merchant_id, window_start, requests)
-  values (p_merchant_id, v_window, 1)
-  on conflict (merchant_id, window_start) do update set requests = c.requests + 1
+  insert into public.merchant_request_counter as c (subject_id, window_start, requests)
+  values (p_subject_id, v_window, 1)
+  on conflict (subject_id, window_start) do update set requests = c.requests + 1
   returning c.requests into v_count;
 
   v_rate := jsonb_build_object(
-    'limit', v_limit,
-    'remaining', greatest(v_limit - v_count, 0),
+    'limit', p_limit,
+    'remaining', greatest(p_limit - v_count, 0),
     'reset', greatest(ceil(extract(epoch from (v_window + interval '1 minute' - now()))), 1)
   );
-  if v_count > v_limit then
+  if v_count > p_limit then
     return jsonb_build_object('rate', v_rate, 'error', jsonb_build_object(
       'status', 429, 'code', 'rate_limited',
-      'message', format('Too many requests: at most %s a minute for this merchant', v_limit)));
+      'message', format('Too many requests: at most %s a minute', p_limit)));
   end if;
   return jsonb_build_object('rate', v_rate);
 end
 $$;
 
--- Takes an idempotency key for a request about to run. Returns null when the request may run,
--- {"error": ...} (409) when it must not, or {"replay": {status, body}} with the first answer.
-create function public.take_idempotency_key(
+-- Who acts, and for which merchant. Returns {"merchant_id"} or {"error": {status, message,
+-- name}, "charge": <id>}, where `charge` is whom a refused request counts against: the caller's
+-- own merchant, or the caller, never the merchant the request named. `p_caller_id` is the
+-- verified user id, or null for a service-key caller.
+create function public.resolve_registration_merchant(
+  p_caller_id uuid,
+  p_merchant_id uuid
+) returns jsonb
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_caller public.profile;
+  v_merchant_id uuid;
+  v_charge uuid;
+begin
+  if p_caller_id is not null then
+    select p.* into v_caller from public.profile p where p.id = p_caller_id;
+    if not found then
+      return jsonb_build_object('charge', p_caller_id, 'error', jsonb_build_object(
+        'status', 401, 'message', 'No user found for this access token'));
+    end if;
+    v_charge := coalesce(v_caller.merchant_id, v_caller.id);
+    if v_caller.role not in ('admin', 'merchant_owner', 'merchant') then
+      return jsonb_build_object('charge', v_charge, 'error', jsonb_build_object(
+        'status', 403, 'message', 'This account''s role may not register candidates'));
+    end if;
+    v_merchant_id := coalesce(p_merchant_id, v_caller.merchant_id);
+    if v_merchant_id is null then
+      return jsonb_build_object('charge', v_charge, 'error', jsonb_build_object(
+        'status', 422, 'message', 'merchant_id is required for an account without a merchant',
+        'name', 'merchant_id'));
+    end if;
+  else
+    if p_merchant_id is null then
+      return jsonb_build_object('error', jsonb_build_object(
+        'status', 422, 'message', 'merchant_id is required when calling with the service key',
+        'name', 'merchant_id'));
+    end if;
+    v_merchant_id := p_merchant_id;
+  end if;
+
+  if not exists (select 1 from public.merchant m where m.id = v_merchant_id) then
+    return jsonb_build_object('charge', v_charge, 'error', jsonb_build_object(
+      'status', 422, 'message', 'merchant not found', 'name', 'merchant_id'));
+  end if;
+
+  -- Tenancy: a user acts for their own merchant and its sub-merchants at any depth; admins and
+  -- service callers for any merchant.
+  if v_caller.role is not null and v_caller.role <> 'admin'
+     and v_merchant_id is distinct from v_caller.merchant_id
+     and not exists (
+       with recursive chain (id, parent_merchant_id, depth) as (
+         select m.id, m.parent_merchant_id, 1 from public.merchant m where m.id = v_merchant_id
+         union all
+         select m.id, m.parent_merchant_id, c.depth + 1
+         from public.merchant m join chain c on m.id = c.parent_merchant_id
+         where c.depth < 32
+       )
+       select 1 from chain c where c.id = v_caller.merchant_id and c.depth > 1
+     ) then
+    return jsonb_build_object('charge', v_charge, 'error', jsonb_build_object(
+      'status', 403, 'message', 'You may not register candidates for this merchant',
+      'name', 'merchant_id'));
+  end if;
+
+  return jsonb_build_object('merchant_id', v_merchant_id);
+end
+$$;
+
+-- The stored answer for a merchant's key: null when there is none (or it expired), the 409 when
+-- the key came with another body, else {"replay": {"outcome", "emails"}}. A replay fixes the
+-- answer: from then on the first request can no longer add its email outcomes, so every answer
+-- to the key is the same.
+create function public.replay_idempotent_request(
   p_merchant_id uuid,
   p_key text,
-  p_request_hash text,
-  p_ttl_seconds integer default 86400,
-  p_lock_seconds integer default 60
+  p_request_hash text
 ) returns jsonb
 language plpgsql
 security invoker
 set search_path = ''
 as $$
 declare
-  v_existing public.idempotency_request;
+  v_record public.idempotency_request;
 begin
-  insert into public.idempotency_request as r (
-    merchant_id, key, request_hash, locked_until, expires_at
-  )
-  values (
-    p_merchant_id, p_key, p_request_hash,
-    now() + make_interval(secs => p_lock_seconds), now() + make_interval(secs => p_ttl_seconds)
-  )
-  on conflict (merchant_id, key) do update
-    set request_hash = excluded.request_hash, state = 'in_progress', response_status = null,
-      response_body = null, created_at = now(), locked_until = excluded.locked_until,
-      expires_at = excluded.expires_at
-    -- Take over a key only when it has expired, or its request died before finishing.
-    where r.expires_at <= now() or (r.state = 'in_progress' and r.locked_until <= now())
-  returning r.* into v_existing;
-  if found then
+  update public.idempotency_request r set settled = true
+  where r.merchant_id = p_merchant_id and r.key = p_key and r.request_hash = p_request_hash
+    and r.expires_at > now() and not r.settled;
+  select r.* into v_record from public.idempotency_request r
+  where r.merchant_id = p_merchant_id and r.key = p_key and r.expires_at > now();
+  if not found then
     return null;
   end if;
-
-  select r.* into v_existing from public.idempotency_request r
-  where r.merchant_id = p_merchant_id and r.key = p_key;
-  if v_existing.request_hash <> p_request_hash then
+  if v_record.request_hash <> p_request_hash then
     return jsonb_build_object('error', jsonb_build_object(
       'status', 409, 'code', 'idempotency_key_reused',
       'message', 'This Idempotency-Key was used with a different request body'));
   end if;
-  if v_existing.state = 'in_progress' then
-    return jsonb_build_object('error', jsonb_build_object(
-      'status', 409, 'code', 'idempotency_key_in_use',
-      'message', 'A request with this Idempotency-Key is still being processed'));
-  end if;
   return jsonb_build_object('replay', jsonb_build_object(
-    'status', v_existing.response_status, 'body', v_existing.response_body));
+    'outcome', v_record.outcome, 'emails', v_record.emails));
 end
 $$;
 
--- Stores the response of a request that took a key, for replays.
+-- Admits a registration request, in its own short transaction. Returns {"merchant_id", "rate"};
+-- with "error" when it must not run (401, 403, 409, 422, 429), or with "replay" when its key
+-- already has an answer. `p_idempotency` is {"key", "hash"} when the request carries a key.
+create function public.admit_registration(
+  p_caller_id uuid,
+  p_merchant_id uuid,
+  p_idempotency jsonb default null,
+  p_rate_limit integer default 600
+) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+set statement_timeout = '2s'
+as $$
+declare
+  v_who jsonb;
+  v_merchant_id uuid;
+  v_subject uuid;
+  v_limit integer;
+  v_rate jsonb;
+  v_replay jsonb;
+begin
+  v_who := public.resolve_registration_merchant(p_caller_id, p_merchant_id);
+  v_merchant_id := (v_who ->> 'merchant_id')::uuid;
+  -- Whom the request counts against: the merchant it acts for or, when it is refused, whoever
+  -- sent it, so that a flood of refusals is shed with 429 and never spends the budget of the
+  -- merchant it named.
+  v_subject := coalesce(v_merchant_id, (v_who ->> 'charge')::uuid);
+  if v_subject is null then
+    return jsonb_build_object('error', v_who -> 'error');
+  end if;
+  select coalesce(m.api_requests_per_minute, p_rate_limit) into v_limit
+  from (select 1) one left join public.merchant m on m.id = v_subject;
+  if v_who ? 'error' then
+    v_rate := public.count_request(v_subject, v_limit);
+    return jsonb_build_object('error', coalesce(v_rate -> 'error', v_who -> 'error'),
+      'rate', v_rate -> 'rate');
+  end if;
+
+  -- A stored answer first: it stands whatever changed since. A replay is counted, never refused.
+  if p_idempotency is not null then
+    v_replay := public.replay_idempotent_request(v_merchant_id, p_idempotency ->> 'key',
+      p_idempotency ->> 'hash');
+    if v_replay is not null then
+      v_rate := public.count_request(v_merchant_id, v_limit);
+      return v_replay || jsonb_build_object('merchant_id', v_merchant_id,
+        'rate', v_rate -> 'rate');
+    end if;
+  end if;
+
+  v_rate := public.count_request(v_merchant_id, v_limit);
+  return v_rate || jsonb_build_object('merchant_id', v_merchant_id);
+end
+$$;
+
+-- Records the email outcomes the first answer to a key reported, unless a replay has already
+-- fixed the answer. Returns whether they were recorded: only then may the first request report
+-- them, so that its answer and every replay are the same bytes.
 create function public.finish_idempotent_request(
   p_merchant_id uuid,
   p_key text,
-  p_status integer,
-  p_body text
-) returns void
+  p_emails jsonb
+) returns boolean
 language sql
 security definer
 set search_path = ''
 as $$
-  update public.idempotency_request r
-  set state = 'done', response_status = p_status, response_body = p_body
-  where r.merchant_id = p_merchant_id and r.key = p_key and r.state = 'in_progress';
+  with recorded as (
+    update public.idempotency_request r
+    set emails = p_emails, settled = true
+    where r.merchant_id = p_merchant_id and r.key = p_key and not r.settled
+    returning 1
+  )
+  select exists (select 1 from recorded);
 $$;
 
 -- Run by a schedule: drops expired idempotency keys and old rate-limit windows.

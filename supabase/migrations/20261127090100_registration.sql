@@ -73,10 +73,16 @@ create policy email_outbox_select_staff on public.email_outbox for select to aut
 
 -- register_interview_users: authorises the caller, resolves the merchant and the interview (or
 -- position), and upserts every candidate of the batch with a token record, all in one
--- transaction and one round trip. Called only by the endpoint with the service role, which has
--- verified the caller's credentials: `p_caller_id` is the verified user id, or null for a
--- service-key caller. Problems with the request as a whole come back as
+-- transaction and one round trip; with an Idempotency-Key, the answer's record commits in the
+-- same transaction. Called only by the endpoint with the service role, after admit_registration
+-- (which counted the request and replayed a stored answer): `p_caller_id` is the verified user
+-- id, or null for a service-key caller. Problems with the request as a whole come back as
 -- {"error": {"status", "message", "name"}}; per-candidate outcomes as `rows`, in input order.
+--
+-- Time: the statement ends within `statement_timeout` (PostgREST applies a function's own
+-- setting to the request's transaction), well inside the platform's 8 s and below the time the
+-- endpoint waits (DB_TIMEOUT_MS), so a time-out is always PostgreSQL's, and rolls everything
+-- back. Waiting for another registration of the merchant takes at most `lock_timeout` of it.
 create function public.register_interview_users(
   p_caller_id uuid,
   p_merchant_id uuid,
@@ -87,22 +93,19 @@ create function public.register_interview_users(
   p_send_email boolean default false,
   p_view jsonb default '{}'::jsonb,
   p_revoke_previous boolean default false,
-  p_rate_limit integer default 600,
   -- {"key", "hash", "ttl_seconds"} when the request carries an Idempotency-Key.
-  p_idempotency jsonb default null,
-  -- Give up waiting for another registration of the merchant after this long, well before the
-  -- caller stops waiting, so that a busy merchant gets a clean 503 and nothing half-done.
-  p_lock_timeout_ms integer default 5000
+  p_idempotency jsonb default null
 ) returns jsonb
 language plpgsql
 security definer
 set search_path = ''
 -- Restores the planner setting the batch statement turns off for itself.
 set enable_nestloop = on
-set lock_timeout = 0
+set statement_timeout = '5s'
+set lock_timeout = '3s'
 as $$
 declare
-  v_caller public.profile;
+  v_who jsonb;
   v_merchant public.merchant;
   v_merchant_id uuid;
   v_interview public.interview_def_set;
@@ -110,70 +113,39 @@ declare
   v_headroom integer;
   v_expires_at timestamptz;
   v_send_email boolean;
-  v_rate jsonb;
-  v_taken jsonb;
+  v_replay jsonb;
   v_rows jsonb;
+  v_outcome jsonb;
 begin
   if p_token_ttl_seconds is null or p_token_ttl_seconds < 60 then
     raise exception 'p_token_ttl_seconds must be at least 60' using errcode = '22023';
   end if;
-  perform set_config('lock_timeout', greatest(p_lock_timeout_ms, 1)::text || 'ms', true);
 
-  -- Who acts, and for which merchant.
-  if p_caller_id is not null then
-    select p.* into v_caller from public.profile p where p.id = p_caller_id;
-    if not found then
-      return jsonb_build_object('error', jsonb_build_object(
-        'status', 401, 'message', 'No user found for this access token'));
-    end if;
-    if v_caller.role not in ('admin', 'merchant_owner', 'merchant') then
-      return jsonb_build_object('error', jsonb_build_object(
-        'status', 403, 'message', 'This account''s role may not register candidates'));
-    end if;
-    v_merchant_id := coalesce(p_merchant_id, v_caller.merchant_id);
-    if v_merchant_id is null then
-      return jsonb_build_object('error', jsonb_build_object(
-        'status', 422, 'message', 'merchant_id is required for an account without a merchant',
-        'name', 'merchant_id'));
-    end if;
-  else
-    if p_merchant_id is null then
-      return jsonb_build_object('error', jsonb_build_object(
-        'status', 422, 'message', 'merchant_id is required when calling with the service key',
-        'name', 'merchant_id'));
-    end if;
-    v_merchant_id := p_merchant_id;
+  v_who := public.resolve_registration_merchant(p_caller_id, p_merchant_id);
+  if v_who ? 'error' then
+    return jsonb_build_object('error', v_who -> 'error');
   end if;
+  v_merchant_id := (v_who ->> 'merchant_id')::uuid;
 
   -- Serialise registrations of one merchant: the invitation headroom can then never be
-  -- overdrawn, and two requests cannot race to enrol the same email.
+  -- overdrawn, and two requests cannot race to enrol the same email or to use the same key.
   select m.* into v_merchant from public.merchant m where m.id = v_merchant_id for no key update;
   if not found then
     return jsonb_build_object('error', jsonb_build_object(
       'status', 422, 'message', 'merchant not found', 'name', 'merchant_id'));
   end if;
 
-  if v_caller.role is not null and v_caller.role <> 'admin'
-     and v_merchant_id is distinct from v_caller.merchant_id
-     and not exists (
-       with recursive chain (id, parent_merchant_id, depth) as (
-         select m.id, m.parent_merchant_id, 1 from public.merchant m where m.id = v_merchant_id
-         union all
-         select m.id, m.parent_merchant_id, c.depth + 1
-         from public.merchant m join chain c on m.id = c.parent_merchant_id
-         where c.depth < 32
-       )
-       select 1 from chain c where c.id = v_caller.merchant_id and c.depth > 1
-     ) then
-    return jsonb_build_object('error', jsonb_build_object(
-      'status', 403, 'message', 'You may not register candidates for this merchant',
-      'name', 'merchant_id'));
-  end if;
-
-  -- Every authorised request counts against the merchant's rate limit.
-  v_rate := public.count_merchant_request(v_merchant_id, p_rate_limit);
-  if v_rate ? 'error' then
-    return v_rate || jsonb_build_object('merchant_id', v_merchant_id);
+  -- The key again, now that no other registration of the merchant runs: a request with the same
+  -- key that committed since the admission is answered from its record.
+  if p_idempotency is not null then
+    delete from public.idempotency_request r
+    where r.merchant_id = v_merchant_id and r.key = p_idempotency ->> 'key'
+      and r.expires_at <= now();
+    v_replay := public.replay_idempotent_request(v_merchant_id, p_idempotency ->> 'key',
+      p_idempotency ->> 'hash');
+    if v_replay is not null then
+      return v_replay || jsonb_build_object('merchant_id', v_merchant_id);
+    end if;
   end if;
 
   -- The interview: a definition or a position of this merchant. Any other id, including another
@@ -225,16 +197,6 @@ begin
     now() + make_interval(secs => p_token_ttl_seconds),
     coalesce(v_interview.interview_available_till, 'infinity'::timestamptz)
   );
-
-  -- An Idempotency-Key is taken only by a request that is about to register: a replay answers
-  -- with the first response and changes nothing.
-  if p_idempotency is not null then
-    v_taken := public.take_idempotency_key(v_merchant_id, p_idempotency ->> 'key',
-      p_idempotency ->> 'hash', coalesce((p_idempotency ->> 'ttl_seconds')::integer, 86400));
-    if v_taken is not null then
-      return v_taken || jsonb_build_object('merchant_id', v_merchant_id, 'rate', v_rate -> 'rate');
-    end if;
-  end if;
 
   -- Test enrolments and merchants with candidate emails off get no email.
   v_send_email := coalesce(p_send_email, false) and not p_is_test
@@ -361,9 +323,10 @@ begin
   left join tokens t on t.profile_interview_id = u.id
   left join queued q on q.profile_interview_id = u.id;
 
-  return jsonb_build_object(
+  -- Everything an answer is made of, tokens excepted: they are signed from these claims, with
+  -- this issue time, now and on every replay.
+  v_outcome := jsonb_build_object(
     'merchant_id', v_merchant_id,
-    'rate', v_rate -> 'rate',
     'interview', jsonb_build_object(
       'interview_def_set_id', v_interview.id,
       'position_def_set_id', v_position.id,
@@ -372,7 +335,14 @@ begin
     ),
     'frontend_domain', v_merchant.interview_frontend_domain,
     'expires_at', v_expires_at,
+    'issued_at', floor(extract(epoch from now()))::bigint,
     'rows', coalesce(v_rows, '[]'::jsonb)
   );
+  if p_idempotency is not null then
+    insert into public.idempotency_request (merchant_id, key, request_hash, outcome, expires_at)
+    values (v_merchant_id, p_idempotency ->> 'key', p_idempotency ->> 'hash', v_outcome,
+      now() + make_interval(secs => coalesce((p_idempotency ->> 'ttl_seconds')::integer, 86400)));
+  end if;
+  return v_outcome;
 end
 $$;

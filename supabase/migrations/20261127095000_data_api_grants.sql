@@ -64,12 +64,12 @@ grant execute on function public.current_app_role, public.is_admin, public.is_st
   public.can_manage, public.can_see to authenticated;
 
 -- The endpoints' SQL functions: the service role's alone.
-grant execute on function public.register_interview_users, public.finish_idempotent_request,
-  public.claim_invitation_emails, public.freeze_invitation_batches,
-  public.record_invitation_batch, public.start_interview,
+grant execute on function public.admit_registration, public.register_interview_users,
+  public.finish_idempotent_request, public.claim_invitation_emails,
+  public.freeze_invitation_batches, public.record_invitation_batch, public.start_interview,
   public.revoke_interview_tokens to service_role;
 
 -- Executable by no API role: touch_updated_at (a trigger: checked when the trigger is created,
--- not when it fires), count_merchant_request and take_idempotency_key (called inside
--- register_interview_users, as its owner), purge_request_admission (run by the schedule, as the
--- owner).
+-- not when it fires), count_request, resolve_registration_merchant and replay_idempotent_request
+-- (called inside admit_registration and register_interview_users, as their owner),
+-- purge_request_admission (run by the schedule, as the owner).

@@ -328,7 +328,25 @@ Deno.test("the data API, role by role: nothing beyond what RLS intends", async (
             p_result: { kind: "unknown" },
             p_max_attempts: 8,
           }],
-          ["count_merchant_request", { p_merchant_id: seed.demoMerchant, p_default_limit: 1 }],
+          ["count_request", { p_subject_id: seed.demoMerchant, p_limit: 1 }],
+          ["admit_registration", {
+            p_caller_id: seed.users.admin.id,
+            p_merchant_id: seed.demoMerchant,
+          }],
+          ["resolve_registration_merchant", {
+            p_caller_id: seed.users.admin.id,
+            p_merchant_id: seed.demoMerchant,
+          }],
+          ["replay_idempotent_request", {
+            p_merchant_id: seed.demoMerchant,
+            p_key: "k",
+            p_request_hash: "h",
+          }],
+          ["finish_idempotent_request", {
+            p_merchant_id: seed.demoMerchant,
+            p_key: "k",
+            p_emails: {},
+          }],
           ["purge_request_admission", {}],
         ] as const
       ) {

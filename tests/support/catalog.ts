@@ -90,6 +90,7 @@ export const FUNCTIONS: Record<string, Role[]> = {
   can_manage: ["authenticated"],
   can_see: ["authenticated"],
   // The endpoints' SQL functions.
+  admit_registration: ["service_role"],
   register_interview_users: ["service_role"],
   finish_idempotent_request: ["service_role"],
   claim_invitation_emails: ["service_role"],
@@ -99,8 +100,9 @@ export const FUNCTIONS: Record<string, Role[]> = {
   revoke_interview_tokens: ["service_role"],
   // The owner's alone: a trigger, helpers called inside definer functions, scheduled jobs.
   touch_updated_at: [],
-  count_merchant_request: [],
-  take_idempotency_key: [],
+  count_request: [],
+  resolve_registration_merchant: [],
+  replay_idempotent_request: [],
   purge_request_admission: [],
   schedule_email_dispatch: [],
 };

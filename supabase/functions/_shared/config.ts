@@ -47,6 +47,14 @@ export interface EmailConfig {
   leaseMs: number;
 }
 
+/**
+ * The registration statement's own time-out (`set statement_timeout` of register_interview_users,
+ * which PostgREST applies to the request's transaction). The endpoint waits longer
+ * (DB_TIMEOUT_MS), so a registration that runs out of time is stopped, and rolled back, by
+ * PostgreSQL: a 503 then truthfully says that nothing was changed.
+ */
+export const REGISTRATION_STATEMENT_TIMEOUT_MS = 5_000;
+
 export class ConfigError extends Error {}
 
 function env(name: string): string | undefined {
@@ -78,6 +86,15 @@ function json<T>(name: string): T | null {
   } catch {
     throw new ConfigError(`${name} is not valid JSON`);
   }
+}
+
+/** The default interview front end, checked once: links are built from it after a commit. */
+function frontendUrl(): string {
+  const url = (env("INTERVIEW_FRONTEND_URL") ?? "https://cool.jobmojito.com").replace(/\/+$/, "");
+  if (!URL.canParse(url) || !/^https?:/.test(url)) {
+    throw new ConfigError("INTERVIEW_FRONTEND_URL must be an http(s) URL");
+  }
+  return url;
 }
 
 /** The string values of a JSON map of keys (SUPABASE_SECRET_KEYS, SUPABASE_PUBLISHABLE_KEYS). */
@@ -141,11 +158,11 @@ export function loadConfig(): Config {
       60,
       366 * 24 * 3600,
     ),
-    interviewFrontendUrl: (env("INTERVIEW_FRONTEND_URL") ?? "https://cool.jobmojito.com")
-      .replace(/\/+$/, ""),
+    interviewFrontendUrl: frontendUrl(),
     maxUsersPerRequest: integer("REGISTER_MAX_USERS", 1000, 1, 10_000),
     maxBodyBytes: integer("REGISTER_MAX_BODY_BYTES", 1024 * 1024, 1024, 16 * 1024 * 1024),
-    dbTimeoutMs: integer("DB_TIMEOUT_MS", 15_000, 100, 120_000),
+    // Above the registration statement's time-out, below the platform's 8 s statement timeout.
+    dbTimeoutMs: integer("DB_TIMEOUT_MS", 6_500, REGISTRATION_STATEMENT_TIMEOUT_MS + 500, 7_900),
     rateLimitPerMinute: integer("RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000),
     idempotencyTtlSeconds: integer("IDEMPOTENCY_TTL_SECONDS", 86_400, 60, 7 * 86_400),
     email: {

@@ -21,11 +21,36 @@ function isTransient(status: number, code: string | undefined): boolean {
     code === "55P03";
 }
 
-const UNAVAILABLE = "The database is unavailable; nothing was changed. Retry later.";
-const UNKNOWN = "The database did not answer in time; the request may or may not have been " +
-  "applied. Retry it (with the same Idempotency-Key, if it had one).";
+/**
+ * Whether a transient failure proves that the call changed nothing: PostgreSQL reported an error
+ * for it (so its transaction rolled back), PostgREST never ran it (no connection, no schema
+ * cache, no pool slot), or the connection was refused before anything was sent. Anything else
+ * (our own time-out, a broken connection, a gateway's 502 or 504) may have come after a commit.
+ */
+function provesNothingChanged(status: number, code: string | undefined, message: string) {
+  if (code && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith("08")) return true;
+  if (code === "PGRST000" || code === "PGRST002" || code === "PGRST003") return true;
+  return status === 0 && /connection refused|ECONNREFUSED/i.test(message);
+}
 
-/** Calls a SQL function in one round trip, mapping failures to 503 (transient) or 500. */
+/** 503 codes: whether the caller may take "nothing changed" for granted. */
+export const UNAVAILABLE_CODE = "database_unavailable";
+export const UNKNOWN_CODE = "outcome_unknown";
+
+const UNAVAILABLE = "The database is unavailable; nothing was changed. Retry later.";
+const UNKNOWN = "The database did not confirm in time; the request may have succeeded. Retry it " +
+  "with the same Idempotency-Key, if it had one.";
+
+const unavailable = (nothingChanged: boolean) =>
+  nothingChanged
+    ? new HttpError(503, UNAVAILABLE, undefined, {}, UNAVAILABLE_CODE)
+    : new HttpError(503, UNKNOWN, undefined, {}, UNKNOWN_CODE);
+
+/**
+ * Calls a SQL function in one round trip, mapping failures to 503 (transient) or 500. A 503
+ * carries `database_unavailable` when nothing was changed, `outcome_unknown` when that cannot
+ * be known.
+ */
 export async function callRpc<T>(
   client: SupabaseClient,
   fn: string,
@@ -37,17 +62,17 @@ export async function callRpc<T>(
     result = await client.rpc(fn, args).abortSignal(AbortSignal.timeout(timeoutMs));
   } catch (err) {
     logEvent("warn", { msg: "rpc failed", rpc: fn, error: String(err) });
-    throw new HttpError(503, /abort|time/i.test(String(err)) ? UNKNOWN : UNAVAILABLE);
+    throw unavailable(provesNothingChanged(0, undefined, String(err)));
   }
   const { data, error, status } = result;
   if (error) {
     const message = error.message ?? "";
     if (isTransient(status, error.code) || /abort|fetch|timed? ?out/i.test(message)) {
       logEvent("warn", { msg: "rpc failed", rpc: fn, status, code: error.code, error: message });
-      // Our own time-out leaves the outcome open; an error the database reported means its
-      // transaction rolled back.
-      const ours = status === 0 && /abort|timed? ?out/i.test(message);
-      throw new HttpError(503, ours ? UNKNOWN : UNAVAILABLE);
+      // supabase-js puts a network failure's cause (e.g. "Connection refused") in `details`.
+      throw unavailable(
+        provesNothingChanged(status, error.code, `${message} ${error.details ?? ""}`),
+      );
     }
     throw new Error(`rpc ${fn} failed (${status} ${error.code}): ${message}`);
   }

@@ -3,10 +3,8 @@
 import { createHash } from "node:crypto";
 import { createAuthenticator } from "../_shared/auth.ts";
 import type { Config } from "../_shared/config.ts";
-import { callRpc } from "../_shared/db.ts";
 import { handlerFromEnv, postEndpoint } from "../_shared/endpoint.ts";
 import { HttpError, rawJsonResponse, readJsonBody } from "../_shared/http.ts";
-import { logEvent } from "../_shared/log.ts";
 import { createServices } from "../_shared/services.ts";
 import { parseBody } from "../_shared/validation.ts";
 import { rateLimitHeaders, registerUsers } from "./register.ts";
@@ -24,9 +22,18 @@ function idempotencyKeyOf(req: Request): string | null {
   return key;
 }
 
-/** A digest of the request as understood, so formatting and unknown keys do not matter. */
+/**
+ * A digest of the request as understood, so formatting and unknown keys do not matter. An email
+ * that is not a string counts only as that (it fails its row, whatever it is), so that no
+ * structure sent in its place is ever serialised.
+ */
 function requestHash(request: RegisterRequest): string {
-  return createHash("sha256").update(JSON.stringify(request)).digest("hex");
+  const users = request.users.map((user) => ({
+    name: user.name ?? null,
+    email: typeof user.email === "string" ? user.email : user.email == null ? null : false,
+    external_id: user.external_id ?? null,
+  }));
+  return createHash("sha256").update(JSON.stringify({ ...request, users })).digest("hex");
 }
 
 export function createHandler(cfg: Config) {
@@ -42,33 +49,17 @@ export function createHandler(cfg: Config) {
     ctx.log.users = request.users.length;
     const idempotency = key ? { key, hash: requestHash(request) } : null;
 
-    // A request that fails after taking its key leaves it "in progress" until a short lease
-    // passes; retries meanwhile get 409, then run again.
     const registration = await registerUsers(services, caller, request, idempotency);
     ctx.log.merchant_id = registration.merchantId;
     Object.assign(ctx.log, registration.timings);
     const headers = rateLimitHeaders(registration.rate);
-    if (registration.replay) {
+    if (registration.replayed) {
       ctx.log.replayed = true;
-      return rawJsonResponse(registration.replay.body, registration.replay.status, {
-        ...headers,
-        "idempotent-replayed": "true",
-      });
+      headers["idempotent-replayed"] = "true";
+    } else {
+      ctx.log.registered = registration.registered;
     }
-    ctx.log.registered = registration.rows.filter((row) => row.result === "ok").length;
-    const body = JSON.stringify(registration.rows);
-    if (idempotency) {
-      await callRpc(services.db, "finish_idempotent_request", {
-        p_merchant_id: registration.merchantId,
-        p_key: idempotency.key,
-        p_status: 200,
-        p_body: body,
-      }, cfg.dbTimeoutMs).catch((err) => {
-        // The registration stands; only a later replay is lost, and the key frees itself.
-        logEvent("warn", { msg: "idempotent response not stored", error: String(err) });
-      });
-    }
-    return rawJsonResponse(body, 200, headers);
+    return rawJsonResponse(registration.body, 200, headers);
   });
 }
 

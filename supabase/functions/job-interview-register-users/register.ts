@@ -1,15 +1,16 @@
-// Registers a validated request: checks each row's email, sends the batch to the database in one
-// RPC (which authorises the caller and upserts every enrolment in one transaction), then signs
-// one interview token per registered row and shapes the published response.
+// Registers a validated request: checks each row, admits the request (its key, its rate limit)
+// and registers the batch, one RPC each, then signs the links and shapes the published answer.
+// The answer is built from what the registration committed, in the same way for the first answer
+// and for every replay of its Idempotency-Key, so a replay is the same bytes.
 import type { Caller } from "../_shared/auth.ts";
-import { callRpc } from "../_shared/db.ts";
+import { callRpc, UNAVAILABLE_CODE, UNKNOWN_CODE } from "../_shared/db.ts";
 import { HttpError } from "../_shared/http.ts";
 import { runInBackground, within } from "../_shared/background.ts";
 import type { EmailOutcome } from "../_shared/email/dispatch.ts";
 import { logEvent } from "../_shared/log.ts";
 import type { Services } from "../_shared/services.ts";
-import { checkEmail } from "./email_address.ts";
 import { interviewUrlBuilder } from "../_shared/interview_url.ts";
+import { checkCandidate, echoedEmail } from "./row_fields.ts";
 import type { RegisterRequest, ResultRow } from "./schema.ts";
 
 type RpcRow =
@@ -28,23 +29,52 @@ export interface RateLimit {
   reset: number;
 }
 
-interface RpcOutcome {
-  error?: { status: number; message: string; name?: string; code?: string };
-  replay?: { status: number; body: string };
-  rate?: RateLimit;
+interface RpcError {
+  status: number;
+  message: string;
+  name?: string;
+  code?: string;
+}
+
+/** What a registration committed: the claims its links are signed from, never the links. */
+interface Outcome {
   merchant_id: string;
   interview: { interview_def_set_id: string; position_def_set_id: string | null };
   frontend_domain: string | null;
   expires_at: string;
+  /** Seconds since the epoch: every link of the answer is signed with this `iat`. */
+  issued_at: number;
   rows: RpcRow[];
 }
 
+/** Email outcomes the first answer reported, by outbox id. */
+type EmailRecord = Record<string, EmailOutcome>;
+
+interface Replay {
+  outcome: Outcome;
+  emails: EmailRecord | null;
+}
+
+interface Admission {
+  error?: RpcError;
+  rate?: RateLimit;
+  merchant_id?: string;
+  replay?: Replay;
+}
+
+type RegistrationReply =
+  | (Outcome & { error?: undefined; replay?: undefined })
+  | { error: RpcError; replay?: undefined }
+  | { replay: Replay; merchant_id: string; error?: undefined };
+
 export interface Registration {
   merchantId: string;
-  rows: ResultRow[];
+  /** The answer, serialised: flat strings only, so that it cannot fail after the commit. */
+  body: string;
   rate: RateLimit | null;
-  /** The first answer to this Idempotency-Key, when this request is a replay. */
-  replay: { status: number; body: string } | null;
+  /** Whether this is the stored answer of an earlier request with the same Idempotency-Key. */
+  replayed: boolean;
+  registered: number;
   /** Where the time went, for the request's log line. */
   timings: { db_ms: number; sign_ms: number; email_ms: number };
 }
@@ -79,73 +109,70 @@ export function rateLimitHeaders(rate: RateLimit | null | undefined): Record<str
   };
 }
 
-export async function registerUsers(
-  deps: RegisterDeps,
-  caller: Caller,
-  request: RegisterRequest,
-  idempotency: { key: string; hash: string } | null = null,
-): Promise<Registration> {
-  const rows: ResultRow[] = request.users.map((user) => ({
-    name: user.name ?? null,
-    email: user.email ?? null,
-    external_id: user.external_id ?? null,
-    result: "",
-  }));
+function refusal(error: RpcError, rate: RateLimit | undefined): HttpError {
+  const headers = rateLimitHeaders(rate);
+  if (error.status === 429) headers["retry-after"] = String(rate?.reset ?? 60);
+  return new HttpError(error.status, error.message, error.name, headers, error.code);
+}
 
+/** A 503 of the registration call, worded for what the caller should do next. */
+function registrationUnavailable(err: unknown, keyed: boolean): unknown {
+  if (!(err instanceof HttpError) || err.code !== UNKNOWN_CODE) return err;
+  return new HttpError(
+    503,
+    keyed
+      ? "The database did not confirm the registration in time; it may have succeeded. Retry " +
+        "with the same Idempotency-Key: the retry answers with the registration's result and " +
+        "registers, links and emails nobody twice."
+      : "The database did not confirm the registration in time; it may have succeeded. A retry " +
+        "registers the candidates again (the same enrolments, new links); send an " +
+        "Idempotency-Key to make retries safe.",
+    undefined,
+    {},
+    UNKNOWN_CODE,
+  );
+}
+
+/** The answer's rows before the registration: each candidate as sent, or its row's error. */
+function checkedRows(request: RegisterRequest) {
+  const rows: ResultRow[] = [];
   const batch: { i: number; name: string | null; email: string; external_id: string | null }[] = [];
   request.users.forEach((user, i) => {
-    const check = checkEmail(user.email);
+    const check = checkCandidate(user);
+    rows.push({
+      name: user.name ?? null,
+      email: echoedEmail(user.email),
+      external_id: user.external_id ?? null,
+      result: check.ok ? "" : `Error: ${check.reason}`,
+    });
     if (check.ok) {
-      batch.push({
-        i,
-        name: user.name ?? null,
-        email: check.email,
-        external_id: user.external_id ?? null,
-      });
-    } else {
-      rows[i].result = `Error: ${check.reason}`;
+      batch.push({ i, name: check.name, email: check.email, external_id: check.external_id });
     }
   });
+  return { rows, batch };
+}
 
-  const dbStarted = performance.now();
-  const outcome = await callRpc<RpcOutcome>(deps.db, "register_interview_users", {
-    p_caller_id: caller.kind === "user" ? caller.userId : null,
-    p_merchant_id: request.merchant_id ?? null,
-    p_interview_id: request.interview_id,
-    p_is_test: request.is_test,
-    p_users: batch,
-    p_token_ttl_seconds: deps.cfg.interviewTokenTtlSeconds,
-    p_send_email: request.send_email ?? request.type === "invitation",
-    p_view: { hide_menu: request.hide_menu, hide_iframe: request.hide_iframe },
-    p_revoke_previous: request.revoke_previous,
-    p_rate_limit: deps.cfg.rateLimitPerMinute,
-    p_lock_timeout_ms: Math.floor(deps.cfg.dbTimeoutMs * 0.6),
-    p_idempotency: idempotency
-      ? { ...idempotency, ttl_seconds: deps.cfg.idempotencyTtlSeconds }
-      : null,
-  }, deps.cfg.dbTimeoutMs);
-  if (outcome.error) {
-    const { status, message, name, code } = outcome.error;
-    const headers = rateLimitHeaders(outcome.rate);
-    if (status === 429) headers["retry-after"] = String(outcome.rate?.reset ?? 60);
-    throw new HttpError(status, message, name, headers, code);
-  }
-  const ms = (from: number, to: number) => Math.round(to - from);
-  if (outcome.replay) {
-    return {
-      merchantId: outcome.merchant_id,
-      rows: [],
-      rate: outcome.rate ?? null,
-      replay: outcome.replay,
-      timings: { db_ms: ms(dbStarted, performance.now()), sign_ms: 0, email_ms: 0 },
-    };
-  }
-
-  const signStarted = performance.now();
+/** Fills in what the registration committed: results, links signed from the stored claims. */
+function linkRows(
+  deps: RegisterDeps,
+  request: RegisterRequest,
+  rows: ResultRow[],
+  outcome: Outcome,
+): void {
   const expiresAt = new Date(outcome.expires_at);
-  const frontendUrl = outcome.frontend_domain ?? deps.cfg.interviewFrontendUrl;
   const view = { hideMenu: request.hide_menu, hideIframe: request.hide_iframe };
-  const linkFor = interviewUrlBuilder(frontendUrl, request.interview_id, view);
+  let link: (token: string) => string;
+  try {
+    link = interviewUrlBuilder(
+      outcome.frontend_domain ?? deps.cfg.interviewFrontendUrl,
+      request.interview_id,
+      view,
+    );
+  } catch {
+    // After the commit nothing may fail: a domain the URL parser refuses gets the default.
+    logEvent("warn", { msg: "merchant front-end domain unusable", merchant: outcome.merchant_id });
+    link = interviewUrlBuilder(deps.cfg.interviewFrontendUrl, request.interview_id, view);
+  }
   const expiresAtText = expiresAt.toISOString();
   for (const row of outcome.rows) {
     const target = rows[row.i];
@@ -162,32 +189,120 @@ export async function registerUsers(
       isTest: request.is_test,
       ...view,
       expiresAt,
+      issuedAt: outcome.issued_at,
     });
     target.result = "ok";
-    target.interview_url = linkFor(token);
+    target.interview_url = link(token);
     target.profile_interview_id = row.profile_interview_id;
     target.expires_at = expiresAtText;
   }
+}
+
+/** Email statuses: as the first answer recorded them, else "queued" for every queued email. */
+function applyEmails(rows: ResultRow[], outcome: Outcome, emails: EmailRecord | null): void {
+  for (const row of outcome.rows) {
+    if ("error" in row) continue;
+    const target = rows[row.i];
+    const sent = row.email_outbox_id ? emails?.[row.email_outbox_id] : undefined;
+    target.email_status = row.email === "skipped" ? "skipped" : sent?.status ?? "queued";
+    if (sent?.status === "failed" && sent.error) target.email_error = sent.error;
+  }
+}
+
+export async function registerUsers(
+  deps: RegisterDeps,
+  caller: Caller,
+  request: RegisterRequest,
+  idempotency: { key: string; hash: string } | null = null,
+): Promise<Registration> {
+  const { rows, batch } = checkedRows(request);
+  const ms = (from: number, to: number) => Math.round(to - from);
+  const dbStarted = performance.now();
+  const callerId = caller.kind === "user" ? caller.userId : null;
+
+  // Admission commits on its own: whatever fails here, nothing was registered.
+  const admission = await callRpc<Admission>(deps.db, "admit_registration", {
+    p_caller_id: callerId,
+    p_merchant_id: request.merchant_id ?? null,
+    p_idempotency: idempotency,
+    p_rate_limit: deps.cfg.rateLimitPerMinute,
+  }, deps.cfg.dbTimeoutMs).catch((err) => {
+    if (err instanceof HttpError && err.code === UNKNOWN_CODE) {
+      const message = "The database is unavailable; nothing was registered. Retry later.";
+      throw new HttpError(503, message, undefined, {}, UNAVAILABLE_CODE);
+    }
+    throw err;
+  });
+  if (admission.error) throw refusal(admission.error, admission.rate);
+  const rate = admission.rate ?? null;
+  const replayed = (replay: Replay): Registration => {
+    linkRows(deps, request, rows, replay.outcome);
+    applyEmails(rows, replay.outcome, replay.emails);
+    return {
+      merchantId: replay.outcome.merchant_id,
+      body: JSON.stringify(rows),
+      rate,
+      replayed: true,
+      registered: 0,
+      timings: { db_ms: ms(dbStarted, performance.now()), sign_ms: 0, email_ms: 0 },
+    };
+  };
+  if (admission.replay) return replayed(admission.replay);
+
+  const reply = await callRpc<RegistrationReply>(deps.db, "register_interview_users", {
+    p_caller_id: callerId,
+    p_merchant_id: admission.merchant_id,
+    p_interview_id: request.interview_id,
+    p_is_test: request.is_test,
+    p_users: batch,
+    p_token_ttl_seconds: deps.cfg.interviewTokenTtlSeconds,
+    p_send_email: request.send_email ?? request.type === "invitation",
+    p_view: { hide_menu: request.hide_menu, hide_iframe: request.hide_iframe },
+    p_revoke_previous: request.revoke_previous,
+    p_idempotency: idempotency
+      ? { ...idempotency, ttl_seconds: deps.cfg.idempotencyTtlSeconds }
+      : null,
+  }, deps.cfg.dbTimeoutMs).catch((err) => {
+    throw registrationUnavailable(err, idempotency !== null);
+  });
+  if (reply.error) throw refusal(reply.error, admission.rate);
+  // A request with the same key committed between the admission and the registration.
+  if (reply.replay) return replayed(reply.replay);
+
+  // Committed. From here on nothing may fail: the answer is made of strings.
+  const outcome: Outcome = reply;
+  const signStarted = performance.now();
+  linkRows(deps, request, rows, outcome);
 
   const emailStarted = performance.now();
   const queued = outcome.rows.flatMap((row) =>
     "email_outbox_id" in row && row.email_outbox_id ? [row.email_outbox_id] : []
   );
-  const emailOutcomes = await sendInvitations(deps, queued);
-  for (const row of outcome.rows) {
-    if ("error" in row) continue;
-    const target = rows[row.i];
-    const sent = row.email_outbox_id ? emailOutcomes.get(row.email_outbox_id) : undefined;
-    target.email_status = row.email === "skipped" ? "skipped" : sent?.status ?? "queued";
-    if (sent?.status === "failed" && sent.error) target.email_error = sent.error;
+  const sent = await sendInvitations(deps, queued);
+  let emails: EmailRecord | null = sent.size ? Object.fromEntries(sent) : null;
+  if (emails && idempotency) {
+    // The answer may report the emails only if its record says the same; if a replay fixed the
+    // record first, or the call fails, it reports them as queued, as the record then holds them
+    // (unless a call that timed out did write them: replays would then say "sent", the truth).
+    const recorded = await callRpc<boolean>(deps.db, "finish_idempotent_request", {
+      p_merchant_id: outcome.merchant_id,
+      p_key: idempotency.key,
+      p_emails: emails,
+    }, deps.cfg.dbTimeoutMs).catch((err) => {
+      logEvent("warn", { msg: "email outcomes not recorded", error: String(err) });
+      return false;
+    });
+    if (!recorded) emails = null;
   }
+  applyEmails(rows, outcome, emails);
 
   const done = performance.now();
   return {
     merchantId: outcome.merchant_id,
-    rows,
-    rate: outcome.rate ?? null,
-    replay: null,
+    body: JSON.stringify(rows),
+    rate,
+    replayed: false,
+    registered: rows.filter((row) => row.result === "ok").length,
     timings: {
       db_ms: ms(dbStarted, signStarted),
       sign_ms: ms(signStarted, emailStarted),

@@ -86,7 +86,9 @@ export function registerRequestSchema(maxUsers: number) {
 
 export const resultRowSchema = z.object({
   name: z.string().nullable().meta({ description: "As sent; null when absent." }),
-  email: z.unknown().meta({ description: "As sent (a string); null when absent." }),
+  email: z.string().nullable().meta({
+    description: "As sent when it is a string; null when absent or not a string.",
+  }),
   external_id: z.string().nullable().meta({ description: "As sent; null when absent." }),
   result: z.string().meta({
     description: '"ok" on success, otherwise an "Error: ..." message for that user.',
