@@ -7,7 +7,7 @@ create table public.interview_token (
   profile_interview_id uuid not null,
   merchant_id uuid not null,
   interview_def_set_id uuid not null,
-  position_def_set_id uuid references public.position_def_set (id) on delete set null,
+  position_def_set_id uuid,
   is_test boolean not null default false,
   issued_at timestamptz not null default now(),
   expires_at timestamptz not null,
@@ -18,8 +18,12 @@ create table public.interview_token (
   -- interview are its enrolment's.
   constraint interview_token_enrolment_fkey
     foreign key (profile_interview_id, merchant_id, interview_def_set_id)
-    references public.profile_interview (id, merchant_id, interview_def_set_id) on delete cascade
+    references public.profile_interview (id, merchant_id, interview_def_set_id) on delete cascade,
+  constraint interview_token_position_fkey foreign key (position_def_set_id, merchant_id)
+    references public.position_def_set (id, merchant_id) on delete set null (position_def_set_id)
 );
+create index interview_token_position_idx on public.interview_token (position_def_set_id)
+  where position_def_set_id is not null;
 create index interview_token_enrolment_idx on public.interview_token (profile_interview_id);
 create index interview_token_merchant_idx on public.interview_token (merchant_id);
 
@@ -28,7 +32,7 @@ revoke all on public.interview_token from anon;
 -- Token records are written only by the service role; staff may read their merchants' records.
 revoke insert, update, delete, truncate on public.interview_token from authenticated;
 create policy interview_token_select_staff on public.interview_token for select to authenticated
-  using (public.can_see(merchant_id));
+  using (merchant_id in (select private.visible_merchant_ids()));
 
 -- One row per invitation email to send. Written in the registration's transaction, so an
 -- accepted registration always has its email recorded; sent by the dispatcher, which claims rows
@@ -73,7 +77,7 @@ alter table public.email_outbox enable row level security;
 revoke all on public.email_outbox from anon;
 revoke insert, update, delete, truncate on public.email_outbox from authenticated;
 create policy email_outbox_select_staff on public.email_outbox for select to authenticated
-  using (public.can_see(merchant_id));
+  using (merchant_id in (select private.visible_merchant_ids()));
 
 -- register_interview_users: authorises the caller, resolves the merchant and the interview (or
 -- position), and upserts every candidate of the batch with a token record, all in one
@@ -140,6 +144,18 @@ begin
         'status', 422, 'message', 'merchant_id is required for an account without a merchant',
         'name', 'merchant_id'));
     end if;
+    -- Authorised before anything of the merchant is read or locked, by the one definition the
+    -- policies use. Any merchant outside the caller's reach, existing or not, gets the same 403;
+    -- only an admin (who may act for every merchant) learns that an id does not exist.
+    if v_merchant_id not in (select private.manageable_merchant_ids_of(p_caller_id)) then
+      if v_caller.role = 'admin' then
+        return jsonb_build_object('error', jsonb_build_object(
+          'status', 422, 'message', 'merchant not found', 'name', 'merchant_id'));
+      end if;
+      return jsonb_build_object('error', jsonb_build_object(
+        'status', 403, 'message', 'You may not register candidates for this merchant',
+        'name', 'merchant_id'));
+    end if;
   else
     if p_merchant_id is null then
       return jsonb_build_object('error', jsonb_build_object(
@@ -155,23 +171,6 @@ begin
   if not found then
     return jsonb_build_object('error', jsonb_build_object(
       'status', 422, 'message', 'merchant not found', 'name', 'merchant_id'));
-  end if;
-
-  if v_caller.role is not null and v_caller.role <> 'admin'
-     and v_merchant_id is distinct from v_caller.merchant_id
-     and not exists (
-       with recursive chain (id, parent_merchant_id, depth) as (
-         select m.id, m.parent_merchant_id, 1 from public.merchant m where m.id = v_merchant_id
-         union all
-         select m.id, m.parent_merchant_id, c.depth + 1
-         from public.merchant m join chain c on m.id = c.parent_merchant_id
-         where c.depth < 32
-       )
-       select 1 from chain c where c.id = v_caller.merchant_id and c.depth > 1
-     ) then
-    return jsonb_build_object('error', jsonb_build_object(
-      'status', 403, 'message', 'You may not register candidates for this merchant',
-      'name', 'merchant_id'));
   end if;
 
   -- Every authorised request counts against the merchant's rate limit.
@@ -192,8 +191,9 @@ begin
     if found then
       select i.* into v_interview
       from public.position_interview pi
-      join public.interview_def_set i on i.id = pi.interview_def_set_id
-      where pi.position_def_set_id = v_position.id
+      join public.interview_def_set i
+        on i.id = pi.interview_def_set_id and i.merchant_id = pi.merchant_id
+      where pi.position_def_set_id = v_position.id and pi.merchant_id = v_merchant_id
       order by pi.stage
       limit 1;
     end if;

@@ -26,12 +26,11 @@ alter table public.interview_result enable row level security;
 revoke all on public.interview_result from anon;
 revoke insert, update, delete, truncate on public.interview_result from authenticated;
 create policy interview_result_select_staff on public.interview_result for select to authenticated
-  using (public.can_see(merchant_id));
+  using (merchant_id in (select private.visible_merchant_ids()));
 create policy interview_result_select_candidate on public.interview_result for select
   to authenticated
-  using (exists (
-    select 1 from public.profile_interview e
-    where e.id = profile_interview_id and e.profile_id = (select auth.uid())
+  using (profile_interview_id in (
+    select e.id from public.profile_interview e where e.profile_id = (select auth.uid())
   ));
 
 -- start_interview: p_jti is the `jti` of a token whose signature, audience, issuer and expiry
