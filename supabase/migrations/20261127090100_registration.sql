@@ -30,7 +30,8 @@ create index interview_token_merchant_idx on public.interview_token (merchant_id
 alter table public.interview_token enable row level security;
 revoke all on public.interview_token from anon;
 -- Token records are written only by the service role; staff may read their merchants' records.
-revoke insert, update, delete, truncate on public.interview_token from authenticated;
+revoke insert, update, delete, truncate, references, trigger on public.interview_token
+  from authenticated;
 create policy interview_token_select_staff on public.interview_token for select to authenticated
   using (merchant_id in (select private.visible_merchant_ids()));
 
@@ -75,7 +76,8 @@ create trigger email_outbox_touch before update on public.email_outbox
 
 alter table public.email_outbox enable row level security;
 revoke all on public.email_outbox from anon;
-revoke insert, update, delete, truncate on public.email_outbox from authenticated;
+revoke insert, update, delete, truncate, references, trigger on public.email_outbox
+  from authenticated;
 create policy email_outbox_select_staff on public.email_outbox for select to authenticated
   using (merchant_id in (select private.visible_merchant_ids()));
 

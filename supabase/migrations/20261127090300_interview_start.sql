@@ -24,7 +24,8 @@ create trigger interview_result_touch before update on public.interview_result
 
 alter table public.interview_result enable row level security;
 revoke all on public.interview_result from anon;
-revoke insert, update, delete, truncate on public.interview_result from authenticated;
+revoke insert, update, delete, truncate, references, trigger on public.interview_result
+  from authenticated;
 create policy interview_result_select_staff on public.interview_result for select to authenticated
   using (merchant_id in (select private.visible_merchant_ids()));
 create policy interview_result_select_candidate on public.interview_result for select
