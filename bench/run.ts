@@ -1,11 +1,13 @@
-// deno task bench [--quick]: what a registration costs, how it grows with the batch, and how
-// close it is to the floor, measured side by side in one run on this machine. Starts its own
-// stack, writes docs/BENCHMARKS.md and docs/images/latency.svg, and prints one JSON object as its
-// last line.
+// deno task bench [--quick] [--scale N]: what a registration costs, how it grows with the batch,
+// and how close it is to the floor, measured side by side in one run on this machine; then the
+// same endpoint and the data API on an empty and on a loaded database (bench/scale.ts, N
+// enrolments). Starts its own stacks, writes docs/BENCHMARKS.md and docs/images/latency.svg, and
+// prints one JSON object as its last line.
 import postgres from "postgres";
 import { functionEnvironment, startFunctions, startStack } from "../stack/stack.ts";
 import { freePort, waitFor } from "../stack/ports.ts";
 import { latencyChart } from "./chart.ts";
+import { runScaleBenchmark, scaleArgument } from "./scale.ts";
 
 const quick = Deno.args.includes("--quick");
 const root = new URL("../", import.meta.url).pathname;
@@ -219,6 +221,9 @@ try {
     `emails: response ${emailResponseMs} ms, ${emailsArrived} arrived by ${lastEmailMs} ms, ${emailCalls} calls`,
   );
 
+  // 8. The endpoint and the data API at scale, on a stack of their own.
+  const scale = await runScaleBenchmark({ quick, enrolments: scaleArgument(Deno.args, quick) });
+
   // Machine and versions.
   const cpuModel = /model name\s*:\s*(.+)/.exec(await Deno.readTextFile("/proc/cpuinfo"))?.[1] ??
     "unknown";
@@ -249,6 +254,7 @@ try {
     email_last_arrival_ms_n1000: lastEmailMs,
     emails_arrived_n1000: emailsArrived,
     email_calls_n1000: emailCalls,
+    scale: scale.figures,
   };
 
   const goals: [string, boolean, string][] = [
@@ -431,7 +437,8 @@ had made the 1,000-user call grow quadratically (seconds); re-planning every cal
 per table became one composite key each; key hashing and token signing moved from WebCrypto's
 async calls to node:crypto (3 to 25 times faster per call); links are built from a prefix parsed
 once per batch.
-`;
+
+${scale.markdown}`;
   await Deno.writeTextFile(`${root}docs/BENCHMARKS.md`, report);
   // Keep the generated files as `deno fmt` wants them, so the suite's format check stays clean.
   await new Deno.Command(Deno.execPath(), {

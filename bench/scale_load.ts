@@ -1,5 +1,5 @@
 // Fills a stack's database to a given size with set-based SQL (a few statements, no request per
-// row): merchants with an interview each, candidates, enrolments spread over the last two months
+// row): merchants with an interview each, candidates, enrolments spread over the last 60 days
 // (a tenth of them in the demo merchant's active interview), a token record per enrolment, an
 // invitation for every tenth, idempotency keys and rate-limit windows.
 import type postgres from "postgres";
@@ -24,8 +24,8 @@ export function scaleSize(enrolments: number): ScaleSize {
 const DEMO_MERCHANT = "b5201178-46dd-4a20-a1af-7ffd647f834b";
 const DEMO_INTERVIEW = "04e09fa5-3fb8-4236-b37d-fca2bcd1cb66";
 const DEMO_CANDIDATE = "a0000000-0000-4000-8000-000000000005";
-/** Seconds between two generated enrolments' creation: a million span about two months. */
-const SPACING_SECONDS = 5;
+/** Enrolments are spread over this many days, whatever their number. */
+const SPAN_DAYS = 60;
 
 /** Loads the data; returns the seconds each step took. */
 export async function loadScale(
@@ -39,6 +39,7 @@ export async function loadScale(
     steps[name] = Math.round(performance.now() - started) / 1000;
   };
   const others = size.enrolments - size.demo;
+  const spacing = SPAN_DAYS * 86400 / size.enrolments;
   const candidates = Math.max(10, Math.round(size.enrolments / 100));
 
   await step(
@@ -91,8 +92,8 @@ export async function loadScale(
         when s.g <= 10 then '${DEMO_CANDIDATE}'::uuid end,
       'Scale Candidate ' || s.g, 'scale-' || s.g || '@example.com', 'ext-' || s.g,
       case when s.g % 3 = 0 then 'invited' else 'active' end::public.enrolment_status, false,
-      now() - make_interval(secs => s.g * ${SPACING_SECONDS}),
-      now() - make_interval(secs => s.g * ${SPACING_SECONDS})
+      now() - make_interval(secs => s.g * ${spacing}),
+      now() - make_interval(secs => s.g * ${spacing})
     from spread s`,
     [size.demo, others],
   );
