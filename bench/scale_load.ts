@@ -128,7 +128,8 @@ export async function loadScale(
     )
     insert into public.merchant_request_counter (merchant_id, window_start, requests)
     select m.id, date_trunc('minute', now()) - make_interval(mins => g), 3
-    from public.merchant m cross join generate_series(1, 120) g`,
+    from public.merchant m cross join generate_series(1, 120) g
+    on conflict do nothing`,
   );
   const started = performance.now();
   await sql.unsafe(
