@@ -3,7 +3,7 @@
 -- batch, with its emails, in one transaction.
 
 create table public.interview_token (
-  jti uuid primary key default gen_random_uuid(),
+  jti uuid primary key default private.uuid_v7(),
   profile_interview_id uuid not null,
   merchant_id uuid not null,
   interview_def_set_id uuid not null,
@@ -42,7 +42,7 @@ create policy interview_token_select_staff on public.interview_token for select 
 create type public.email_status as enum ('pending', 'sending', 'sent', 'failed');
 
 create table public.email_outbox (
-  id uuid primary key default gen_random_uuid(),
+  id uuid primary key default private.uuid_v7(),
   merchant_id uuid not null references public.merchant (id) on delete cascade,
   profile_interview_id uuid not null references public.profile_interview (id) on delete cascade,
   token_jti uuid not null references public.interview_token (jti) on delete cascade,
@@ -149,7 +149,10 @@ begin
     -- Authorised before anything of the merchant is read or locked, by the one definition the
     -- policies use. Any merchant outside the caller's reach, existing or not, gets the same 403;
     -- only an admin (who may act for every merchant) learns that an id does not exist.
-    if v_merchant_id not in (select private.manageable_merchant_ids_of(p_caller_id)) then
+    if not exists (
+      select 1 from private.manageable_merchant_ids_of(p_caller_id) as m (id)
+      where m.id = v_merchant_id
+    ) then
       if v_caller.role = 'admin' then
         return jsonb_build_object('error', jsonb_build_object(
           'status', 422, 'message', 'merchant not found', 'name', 'merchant_id'));

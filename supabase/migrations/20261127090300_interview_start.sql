@@ -5,7 +5,7 @@
 create type public.interview_result_status as enum ('started', 'submitted', 'abandoned');
 
 create table public.interview_result (
-  id uuid primary key default gen_random_uuid(),
+  id uuid primary key default private.uuid_v7(),
   profile_interview_id uuid not null references public.profile_interview (id) on delete cascade,
   interview_def_set_id uuid not null references public.interview_def_set (id) on delete cascade,
   merchant_id uuid not null references public.merchant (id) on delete cascade,
