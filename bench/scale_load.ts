@@ -113,7 +113,7 @@ export async function loadScale(
     select t.merchant_id, t.profile_interview_id, t.jti, t.interview_def_set_id, 'sent', 1,
       t.issued_at, t.issued_at + interval '1 minute', t.issued_at + interval '1 minute'
     from public.interview_token t
-    where t.issued_at < now() - interval '1 minute' and get_byte(uuid_send(t.jti), 0) < 26`,
+    where t.issued_at < now() - interval '1 minute' and get_byte(uuid_send(t.jti), 15) < 26`,
   );
   await step(
     "idempotency_and_rate",
