@@ -86,34 +86,63 @@ function planSummary(plan: Record<string, unknown>): { text: string; indexed: bo
   return { text: nodes.join("; "), indexed: index && !seq };
 }
 
+interface Side {
+  label: "empty" | "loaded";
+  stop(): Promise<void>;
+  rest: string;
+  functions: string;
+  anonKey: string;
+  service: Record<string, string>;
+  tokens: Record<"owner" | "candidate", string>;
+  sql: postgres.Sql;
+}
+
+async function startSide(label: Side["label"], logDir: string): Promise<Side> {
+  const stack = await startStack({
+    label: `bench-scale-${label}`,
+    apiPort: 0,
+    mailPort: 0,
+    dispatchIntervalMs: 0,
+    logDir: `${logDir}/${label}`,
+  });
+  const { info, keys } = stack;
+  const issuer = `${info.API_URL}/auth/v1`;
+  const sql = postgres(info.DB_URL, { max: 1, onnotice: () => {} });
+  return {
+    label,
+    stop: async () => {
+      await sql.end();
+      await stack.stop();
+    },
+    rest: info.REST_URL,
+    functions: info.FUNCTIONS_URL,
+    anonKey: keys.anonKey,
+    service: { authorization: `Bearer ${info.SECRET_KEY}`, "content-type": "application/json" },
+    tokens: {
+      owner: await userAccessToken(keys, issuer, OWNER, { expiresInSeconds: 4 * 3600 }),
+      candidate: await userAccessToken(keys, issuer, CANDIDATE, { expiresInSeconds: 4 * 3600 }),
+    },
+    sql,
+  };
+}
+
 export async function runScaleBenchmark(
   options: { quick: boolean; enrolments: number },
 ): Promise<ScaleResult> {
   const size: ScaleSize = scaleSize(options.enrolments);
-  const reps = options.quick ? { 1: 15, 1000: 3, read: 15 } : { 1: 50, 1000: 10, read: 50 };
+  const reps = options.quick ? { 1: 20, 1000: 4, read: 20 } : { 1: 100, 1000: 15, read: 60 };
   const logDir = await Deno.makeTempDir({ prefix: "jm-bench-scale-" });
   log(`scale benchmark: ${size.enrolments} enrolments, ${size.merchants} merchants`);
-  const stack = await startStack({
-    label: "bench-scale",
-    apiPort: 0,
-    mailPort: 0,
-    dispatchIntervalMs: 0,
-    logDir,
-  });
-  const { info, keys } = stack;
-  const sql = postgres(info.DB_URL, { max: 1, onnotice: () => {} });
+  // Two stacks side by side, one of them loaded; requests alternate between them, so that the
+  // load of this shared machine weighs on both alike.
+  const sides: Side[] = [];
   try {
-    const issuer = `${info.API_URL}/auth/v1`;
-    const tokens = {
-      owner: await userAccessToken(keys, issuer, OWNER, { expiresInSeconds: 4 * 3600 }),
-      candidate: await userAccessToken(keys, issuer, CANDIDATE, { expiresInSeconds: 4 * 3600 }),
-    };
-    const service = {
-      authorization: `Bearer ${info.SECRET_KEY}`,
-      "content-type": "application/json",
-    };
+    sides.push(await startSide("empty", logDir));
+    sides.push(await startSide("loaded", logDir));
+    const [emptySide, loadedSide] = sides;
+    const sql = loadedSide.sql;
 
-    const register = async (n: number): Promise<number> => {
+    const register = async (side: Side, n: number): Promise<number> => {
       const run = crypto.randomUUID().slice(0, 8);
       const body = JSON.stringify({
         users: Array.from({ length: n }, (_, i) => ({
@@ -124,9 +153,9 @@ export async function runScaleBenchmark(
         merchant_id: DEMO_MERCHANT,
       });
       const started = performance.now();
-      const res = await fetch(`${info.FUNCTIONS_URL}/job-interview-register-users`, {
+      const res = await fetch(`${side.functions}/job-interview-register-users`, {
         method: "POST",
-        headers: service,
+        headers: side.service,
         body,
       });
       await res.arrayBuffer();
@@ -177,10 +206,10 @@ export async function runScaleBenchmark(
       },
     ];
 
-    const explain = async (read: Read) => {
+    const explain = async (side: Side, read: Read) => {
       const user = read.caller === "owner" ? OWNER : CANDIDATE;
       let plan: Record<string, unknown> = {};
-      await sql.begin(async (tx) => {
+      await side.sql.begin(async (tx) => {
         const claims = JSON.stringify({ sub: user.id, role: "authenticated" });
         await tx`select set_config('request.jwt.claims', ${claims}, true)`;
         await tx`set local role authenticated`;
@@ -190,58 +219,74 @@ export async function runScaleBenchmark(
       return planSummary(plan);
     };
 
-    const measure = async (label: string): Promise<Phase> => {
-      const phase: Phase = { register: {} as Phase["register"], reads: {} };
-      for (const n of [1, 1000] as const) {
-        for (let i = 0; i < 3; i++) await register(Math.min(n, 100));
-        const samples: number[] = [];
-        for (let i = 0; i < reps[n]; i++) samples.push(await register(n));
-        phase.register[n] = summarise(samples);
-        log(`${label}: register n=${n} p50 ${phase.register[n].p50} ms`);
+    /** Runs `once` on both sides in turn (the order alternating), `count` times each. */
+    const alternate = async (count: number, once: (side: Side) => Promise<number>) => {
+      const samples: number[][] = [[], []];
+      for (let i = 0; i < count; i++) {
+        for (const k of i % 2 ? [1, 0] : [0, 1]) samples[k].push(await once(sides[k]));
       }
-      const [{ id }] = await sql`select id from public.profile_interview
-        where merchant_id = ${DEMO_MERCHANT} order by created_at desc offset 50 limit 1`;
-      for (const read of reads(id)) {
-        let rows = "";
-        const once = async () => {
-          const started = performance.now();
-          const res = await fetch(`${info.REST_URL}/${read.path}`, {
-            headers: {
-              apikey: keys.anonKey,
-              authorization: `Bearer ${tokens[read.caller]}`,
-              ...read.headers,
-            },
-          });
-          const body = await res.json();
-          const elapsed = performance.now() - started;
-          if (res.status !== 200 && res.status !== 206) {
-            throw new Error(`${read.name}: HTTP ${res.status}`);
-          }
-          rows = read.headers ? res.headers.get("content-range") ?? "" : `${body.length} rows`;
-          return elapsed;
-        };
-        for (let i = 0; i < 3; i++) await once();
-        const samples: number[] = [];
-        for (let i = 0; i < reps.read; i++) samples.push(await once());
-        const plan = await explain(read);
-        phase.reads[read.name] = {
-          ...summarise(samples),
-          plan: plan.text,
-          indexed: plan.indexed,
-          rows,
-        };
-        log(`${label}: ${read.name}: p50 ${phase.reads[read.name].p50} ms (${rows})`);
-      }
-      return phase;
+      return samples.map(summarise);
     };
 
-    const empty = await measure("empty");
     log("loading");
     const loadStarted = performance.now();
     const steps = await loadScale(sql, size);
     const loadSeconds = round((performance.now() - loadStarted) / 1000);
     log(`loaded in ${loadSeconds} s: ${JSON.stringify(steps)}`);
-    const loaded = await measure("loaded");
+
+    const empty: Phase = { register: {} as Phase["register"], reads: {} };
+    const loaded: Phase = { register: {} as Phase["register"], reads: {} };
+    for (const n of [1, 1000] as const) {
+      for (let i = 0; i < 3; i++) {
+        for (const side of sides) await register(side, Math.min(n, 100));
+      }
+      [empty.register[n], loaded.register[n]] = await alternate(
+        reps[n],
+        (side) => register(side, n),
+      );
+      log(
+        `register n=${n}: p50 ${empty.register[n].p50} ms empty, ${
+          loaded.register[n].p50
+        } ms loaded`,
+      );
+    }
+    // The same kind of enrolment on both sides: the newest but fifty of the demo merchant.
+    const enrolment = async (side: Side) =>
+      (await side.sql`select id from public.profile_interview
+        where merchant_id = ${DEMO_MERCHANT} order by created_at desc offset 50 limit 1`)[0].id;
+    const readsOf = [reads(await enrolment(emptySide)), reads(await enrolment(loadedSide))];
+    for (let r = 0; r < readsOf[0].length; r++) {
+      const rows = ["", ""];
+      const once = async (side: Side) => {
+        const k = sides.indexOf(side);
+        const read = readsOf[k][r];
+        const started = performance.now();
+        const res = await fetch(`${side.rest}/${read.path}`, {
+          headers: {
+            apikey: side.anonKey,
+            authorization: `Bearer ${side.tokens[read.caller]}`,
+            ...read.headers,
+          },
+        });
+        const body = await res.json();
+        const elapsed = performance.now() - started;
+        if (res.status !== 200 && res.status !== 206) {
+          throw new Error(`${read.name}: HTTP ${res.status}`);
+        }
+        rows[k] = read.headers ? res.headers.get("content-range") ?? "" : `${body.length} rows`;
+        return elapsed;
+      };
+      for (let i = 0; i < 3; i++) for (const side of sides) await once(side);
+      const [e, l] = await alternate(reps.read, once);
+      const name = readsOf[0][r].name;
+      const plans = [
+        await explain(emptySide, readsOf[0][r]),
+        await explain(loadedSide, readsOf[1][r]),
+      ];
+      empty.reads[name] = { ...e, plan: plans[0].text, indexed: plans[0].indexed, rows: rows[0] };
+      loaded.reads[name] = { ...l, plan: plans[1].text, indexed: plans[1].indexed, rows: rows[1] };
+      log(`${name}: p50 ${e.p50} ms empty, ${l.p50} ms loaded (${rows[1]})`);
+    }
 
     // Retention: what the purge removes from the loaded database, and how long it takes.
     const sizes = async () =>
@@ -325,13 +370,16 @@ export async function runScaleBenchmark(
 ## At scale: ${size.enrolments.toLocaleString("en")} enrolments
 
 \`deno task bench${options.quick ? " --quick" : ""} --scale ${size.enrolments}\` (alone:
-\`deno task bench:scale\`) starts a stack of its own, measures on its empty database (the seed and
-the benchmark's own registrations), loads it with set-based SQL (\`bench/scale_load.ts\`: ${
-      size.merchants.toLocaleString("en")
-    } merchants, ${size.enrolments.toLocaleString("en")} enrolments of which ${
+\`deno task bench:scale\`) starts two stacks of its own, loads the database of one of them with
+set-based SQL (\`bench/scale_load.ts\`: ${size.merchants.toLocaleString("en")} merchants, ${
+      size.enrolments.toLocaleString("en")
+    } enrolments of which ${
       size.demo.toLocaleString("en")
     } in the demo merchant's interview, a token record each, an invitation for about one in ten,
-idempotency keys and rate-limit windows), runs \`vacuum analyze\`, and measures the same again.
+idempotency keys and rate-limit windows) and runs \`vacuum analyze\`; the other keeps only the
+seed. Then every request is measured on both, alternating between them request by request, so
+that the load of this shared machine weighs on both alike (the registrations measured add some
+thousand enrolments to each side).
 Reads go over \`/rest/v1\` through the gateway with the seeded owner's and candidate's access
 tokens; plans are \`EXPLAIN\` of the same statement as the same caller.
 
@@ -396,8 +444,7 @@ ${
 `;
     return { figures, goals, markdown };
   } finally {
-    await sql.end();
-    await stack.stop();
+    for (const side of sides) await side.stop();
     await Deno.remove(logDir, { recursive: true }).catch(() => {});
   }
 }
