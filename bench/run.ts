@@ -1,13 +1,16 @@
-// deno task bench [--quick] [--write-docs]: what a registration costs, how it grows with the
-// batch, and how close it is to the floor, measured side by side in one run on this machine.
-// Starts its own stack. The full run writes docs/BENCHMARKS.md and docs/images/latency.svg; a
-// quick run writes the same into .local/bench/ (unless --write-docs), so that trying it leaves the
-// committed figures alone. Prints one JSON object on stdout, then the goals table (met / not met).
+// deno task bench [--quick] [--write-docs] [--scale N]: what a registration costs, how it grows
+// with the batch, and how close it is to the floor, measured side by side in one run on this
+// machine; then the same endpoint and the data API on an empty and on a loaded database
+// (bench/scale.ts, N enrolments). Starts its own stacks. The full run writes docs/BENCHMARKS.md
+// and docs/images/latency.svg; a quick run writes the same into .local/bench/ (unless
+// --write-docs), so that trying it leaves the committed figures alone. Prints one JSON object on
+// stdout, then the goals table (met / not met).
 import postgres from "postgres";
 import { functionEnvironment, startStack } from "../stack/stack.ts";
 import { startFunctions } from "../stack/functions_server.ts";
 import { freePort, waitFor } from "../stack/ports.ts";
 import { latencyChart } from "./chart.ts";
+import { runScaleBenchmark, scaleArgument } from "./scale.ts";
 
 const quick = Deno.args.includes("--quick");
 const root = new URL("../", import.meta.url).pathname;
@@ -239,6 +242,9 @@ try {
     `emails: response ${emailResponseMs} ms, ${emailsArrived} arrived by ${lastEmailMs} ms, ${emailCalls} calls`,
   );
 
+  // 8. The endpoint and the data API at scale, on a stack of their own.
+  const scale = await runScaleBenchmark({ quick, enrolments: scaleArgument(Deno.args, quick) });
+
   // Machine and versions.
   const cpuModel = /model name\s*:\s*(.+)/.exec(await Deno.readTextFile("/proc/cpuinfo"))?.[1] ??
     "unknown";
@@ -269,6 +275,7 @@ try {
     email_last_arrival_ms_n1000: lastEmailMs,
     emails_arrived_n1000: emailsArrived,
     email_calls_n1000: emailCalls,
+    scale: scale.figures,
   };
 
   const goals: [string, boolean, string][] = [
@@ -451,7 +458,8 @@ had made the 1,000-user call grow quadratically (seconds); re-planning every cal
 per table became one composite key each; key hashing and token signing moved from WebCrypto's
 async calls to node:crypto (3 to 25 times faster per call); links are built from a prefix parsed
 once per batch.
-`;
+
+${scale.markdown}`;
   await Deno.writeTextFile(`${outDir}/BENCHMARKS.md`, report);
   if (writeDocs) {
     // Keep the generated files as `deno fmt` wants them, so the suite's format check stays clean.

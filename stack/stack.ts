@@ -118,16 +118,21 @@ function runDispatchTimer(info: StackInfo, intervalMs: number): () => Promise<vo
 }
 
 /**
- * Purges expired idempotency keys and old rate-limit windows, as pg_cron does on Supabase, and as
- * the role that scheduled the job there: the database's owner.
+ * Removes what retention lets go (expired token records, old outbox rows, idempotency keys,
+ * rate-limit windows), as pg_cron does on Supabase. A call is its own statement: the procedure
+ * commits after each batch.
  */
 function runPurgeTimer(databaseUrl: string, intervalMs: number): () => Promise<void> {
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  let running: Promise<unknown> | null = null;
   const timer = setInterval(() => {
-    sql`select public.purge_request_admission()`.catch(() => {});
+    if (running) return;
+    running = sql.unsafe("call private.purge_expired_rows()").catch(() => {})
+      .finally(() => running = null);
   }, intervalMs);
   return async () => {
     clearInterval(timer);
+    await running;
     await sql.end();
   };
 }

@@ -28,8 +28,10 @@ insert into public.position_def_set (id, merchant_id, name, status)
 values ('8a3f2b10-5c6d-4e7f-8a9b-0c1d2e3f4a5b', 'b5201178-46dd-4a20-a1af-7ffd647f834b',
   'Customer Support (two stages)', 'active');
 
-insert into public.position_interview (position_def_set_id, interview_def_set_id, stage)
-values ('8a3f2b10-5c6d-4e7f-8a9b-0c1d2e3f4a5b', '04e09fa5-3fb8-4236-b37d-fca2bcd1cb66', 1);
+insert into public.position_interview (position_def_set_id, interview_def_set_id, merchant_id,
+  stage)
+values ('8a3f2b10-5c6d-4e7f-8a9b-0c1d2e3f4a5b', '04e09fa5-3fb8-4236-b37d-fca2bcd1cb66',
+  'b5201178-46dd-4a20-a1af-7ffd647f834b', 1);
 
 -- The demo users, written as Supabase Auth writes an email user whose address is confirmed, so
 -- that a real Auth server (`supabase start`) loads them and lets them sign in with the password

@@ -1,7 +1,9 @@
 -- The interview platform's domain: merchants (with sub-merchants), staff and candidate profiles,
 -- interview definitions, positions and candidate enrolments, with row level security on every
--- table. Authorisation helpers are security definer so that policies can read `profile` and
--- `merchant` without recursing through their own policies.
+-- table. Which merchants a caller may see or manage is defined once, in `private` (a schema the
+-- Data API does not expose), by set-returning functions that every policy and the registration
+-- use. Every relation between two merchant-owned rows is a composite foreign key that includes
+-- `merchant_id`, so the database itself proves both ends belong to the same merchant.
 
 create type public.app_role as enum (
   'admin', 'merchant_owner', 'merchant', 'merchant_selection', 'candidate', 'user', 'mentor'
@@ -10,6 +12,30 @@ create type public.interview_status as enum (
   'draft', 'active', 'archived', 'deleted', 'preparing', 'completed'
 );
 create type public.enrolment_status as enum ('active', 'invited', 'deleted');
+
+-- Helpers of policies and SQL functions, in a schema the Data API does not expose.
+create schema if not exists private;
+-- authenticated: the policies call the caller-bound functions below; service_role: the
+-- registration calls the ones that take a user id, and inserts rows with time-ordered ids.
+
+-- A version 7 UUID: 48 bits of Unix milliseconds, then random bits. Ids of tables that grow by
+-- thousands of rows a request: new keys land at the right edge of their indexes instead of on a
+-- random page of a large index (which, at a million rows, also cost a full-page image in the WAL
+-- per page touched after each checkpoint). No `set` clause: a SQL function with one is never
+-- inlined, and this one runs once per inserted row; every name in it is schema-qualified.
+create function private.uuid_v7() returns uuid
+language sql volatile
+as $$
+  select pg_catalog.encode(
+    pg_catalog.set_bit(pg_catalog.set_bit(
+      pg_catalog.overlay(pg_catalog.uuid_send(pg_catalog.gen_random_uuid()),
+        pg_catalog.substr(pg_catalog.int8send(pg_catalog.int8(
+          pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())
+            operator(pg_catalog.*) 1000)), 3),
+        1, 6),
+      52, 1), 53, 1),
+    'hex')::pg_catalog.uuid
+$$;
 
 create table public.merchant (
   id uuid primary key default gen_random_uuid(),
@@ -66,26 +92,35 @@ create table public.position_def_set (
   name text not null check (length(name) between 1 and 300),
   status public.interview_status not null default 'draft',
   created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  -- Target of composite keys: whatever names a position is of the position's merchant.
+  constraint position_def_set_id_merchant_key unique (id, merchant_id)
 );
 create index position_def_set_merchant_id_idx on public.position_def_set (merchant_id);
 
 -- The interview definitions a position runs, in stage order; registering through a position
--- enrols the candidate in its first stage.
+-- enrols the candidate in its first stage. A position and its interviews are of one merchant.
 create table public.position_interview (
-  position_def_set_id uuid not null references public.position_def_set (id) on delete cascade,
-  interview_def_set_id uuid not null references public.interview_def_set (id) on delete restrict,
+  position_def_set_id uuid not null,
+  interview_def_set_id uuid not null,
+  merchant_id uuid not null,
   stage smallint not null check (stage >= 1),
   primary key (position_def_set_id, stage),
-  unique (position_def_set_id, interview_def_set_id)
+  unique (position_def_set_id, interview_def_set_id),
+  constraint position_interview_position_fkey foreign key (position_def_set_id, merchant_id)
+    references public.position_def_set (id, merchant_id) on delete cascade,
+  constraint position_interview_interview_fkey foreign key (interview_def_set_id, merchant_id)
+    references public.interview_def_set (id, merchant_id) on delete restrict
 );
-create index position_interview_interview_idx on public.position_interview (interview_def_set_id);
+create index position_interview_interview_idx
+  on public.position_interview (interview_def_set_id, merchant_id);
+create index position_interview_merchant_id_idx on public.position_interview (merchant_id);
 
 create table public.profile_interview (
-  id uuid primary key default gen_random_uuid(),
+  id uuid primary key default private.uuid_v7(),
   merchant_id uuid not null,
   interview_def_set_id uuid not null,
-  position_def_set_id uuid references public.position_def_set (id) on delete set null,
+  position_def_set_id uuid,
   profile_id uuid references public.profile (id) on delete set null,
   name text check (length(name) <= 200),
   email text not null check (length(email) between 3 and 320 and email ~ '^[^@\s]+@[^@\s]+$'),
@@ -98,6 +133,9 @@ create table public.profile_interview (
   -- One check covers both the interview and its merchant, and keeps them consistent.
   constraint profile_interview_interview_fkey foreign key (interview_def_set_id, merchant_id)
     references public.interview_def_set (id, merchant_id) on delete cascade,
+  -- The position registered through is of the same merchant; deleting it keeps the enrolment.
+  constraint profile_interview_position_fkey foreign key (position_def_set_id, merchant_id)
+    references public.position_def_set (id, merchant_id) on delete set null (position_def_set_id),
   -- Target of token records' composite key.
   constraint profile_interview_id_merchant_interview_key
     unique (id, merchant_id, interview_def_set_id)
@@ -105,7 +143,10 @@ create table public.profile_interview (
 -- One enrolment per candidate and interview: registering again updates it (the upsert's key).
 create unique index profile_interview_interview_email_key
   on public.profile_interview (interview_def_set_id, lower(email));
-create index profile_interview_merchant_id_idx on public.profile_interview (merchant_id);
+-- A merchant's enrolments, newest first: the policies' filter, its first page and its count
+-- (with profile_id, the other policy's column, the count is an index-only scan).
+create index profile_interview_merchant_created_idx
+  on public.profile_interview (merchant_id, created_at desc) include (profile_id);
 create index profile_interview_profile_id_idx on public.profile_interview (profile_id);
 create index profile_interview_position_idx on public.profile_interview (position_def_set_id);
 
@@ -131,57 +172,75 @@ create trigger position_def_set_touch before update on public.position_def_set
 create trigger profile_interview_touch before update on public.profile_interview
   for each row execute function public.touch_updated_at();
 
--- Authorisation helpers read the caller's profile with definer rights, so policies on `profile`
--- itself do not recurse.
-create function public.current_app_role() returns public.app_role
-language sql stable security definer
-set search_path = ''
-as $$
-  select p.role from public.profile p where p.id = (select auth.uid())
-$$;
+-- Who may act for which merchant, defined once. Security definer: they read `profile` and
+-- `merchant` without going through those tables' own policies (which call them). Policies use
+-- them as `merchant_id in (select private.visible_merchant_ids())`: an uncorrelated sub-select,
+-- evaluated once per statement, never a function call per row.
 
-create function public.is_admin() returns boolean
+-- The merchants `p_user` may act for with one of `p_roles`: all of them for an admin; for staff
+-- their own merchant and every merchant below it (`union` stops on a cycle).
+create function private.merchant_ids_for(p_user uuid, p_roles public.app_role[])
+returns setof uuid
 language sql stable security definer
 set search_path = ''
 as $$
-  select coalesce(public.current_app_role() = 'admin', false)
-$$;
-
--- True when the caller is staff of `target` or of any merchant above it.
-create function public.is_staff_of(target uuid) returns boolean
-language sql stable security definer
-set search_path = ''
-as $$
-  with recursive chain (id, parent_merchant_id, depth) as (
-    select m.id, m.parent_merchant_id, 1 from public.merchant m where m.id = target
-    union all
-    select m.id, m.parent_merchant_id, c.depth + 1
-    from public.merchant m join chain c on m.id = c.parent_merchant_id
-    where c.depth < 32
+  with recursive caller as (
+    select p.role, p.merchant_id from public.profile p where p.id = p_user
+  ),
+  tree (id) as (
+    select c.merchant_id from caller c
+    where c.role <> 'admin' and c.role = any (p_roles) and c.merchant_id is not null
+    union
+    select m.id from public.merchant m join tree t on m.parent_merchant_id = t.id
   )
-  select exists (
-    select 1
-    from public.profile p
-    join chain c on c.id = p.merchant_id
-    where p.id = (select auth.uid())
-      and p.role in ('merchant_owner', 'merchant', 'merchant_selection')
-  )
+  select m.id from public.merchant m where exists (select 1 from caller c where c.role = 'admin')
+  union all
+  select t.id from tree t
 $$;
 
--- Staff who may change interviews and enrolments (merchant_selection only reviews).
-create function public.can_manage(target uuid) returns boolean
+-- See: every staff role. Manage (write interviews, positions, enrolments; register candidates):
+-- owners and recruiters; merchant_selection only reviews. Own: merchant settings.
+create function private.visible_merchant_ids_of(p_user uuid) returns setof uuid
 language sql stable security definer
 set search_path = ''
 as $$
-  select public.is_admin()
-    or (public.current_app_role() in ('merchant_owner', 'merchant') and public.is_staff_of(target))
+  select private.merchant_ids_for(p_user, '{merchant_owner,merchant,merchant_selection}')
 $$;
 
-create function public.can_see(target uuid) returns boolean
+create function private.manageable_merchant_ids_of(p_user uuid) returns setof uuid
 language sql stable security definer
 set search_path = ''
 as $$
-  select public.is_admin() or public.is_staff_of(target)
+  select private.merchant_ids_for(p_user, '{merchant_owner,merchant}')
+$$;
+
+create function private.owned_merchant_ids_of(p_user uuid) returns setof uuid
+language sql stable security definer
+set search_path = ''
+as $$
+  select private.merchant_ids_for(p_user, '{merchant_owner}')
+$$;
+
+-- The same for the caller of the current statement (the JWT's subject), for policies.
+create function private.visible_merchant_ids() returns setof uuid
+language sql stable security definer
+set search_path = ''
+as $$
+  select private.visible_merchant_ids_of((select auth.uid()))
+$$;
+
+create function private.manageable_merchant_ids() returns setof uuid
+language sql stable security definer
+set search_path = ''
+as $$
+  select private.manageable_merchant_ids_of((select auth.uid()))
+$$;
+
+create function private.owned_merchant_ids() returns setof uuid
+language sql stable security definer
+set search_path = ''
+as $$
+  select private.owned_merchant_ids_of((select auth.uid()))
 $$;
 
 alter table public.merchant enable row level security;
@@ -191,75 +250,89 @@ alter table public.position_def_set enable row level security;
 alter table public.position_interview enable row level security;
 alter table public.profile_interview enable row level security;
 
--- Who may use which table and function through the Data API: 20261127095000_data_api_grants.sql.
+-- Who may use which table and function through the Data API (and which `private` helpers):
+-- 20261127095000_data_api_grants.sql.
+
+-- The data API exposes no table to anonymous callers.
+-- Nothing through the API bypasses policies or creates dependencies on these tables.
 
 -- merchant: staff read their own and sub-merchants; owners edit presentation and email settings,
--- never the invitation headroom or the hierarchy (column grants).
+-- never the invitation headroom or the hierarchy.
 
 create policy merchant_select_staff on public.merchant for select to authenticated
-  using (public.can_see(id));
+  using (id in (select private.visible_merchant_ids()));
 create policy merchant_update_owner on public.merchant for update to authenticated
-  using (public.is_admin() or (public.current_app_role() = 'merchant_owner' and public.is_staff_of(id)))
-  with check (public.is_admin() or (public.current_app_role() = 'merchant_owner' and public.is_staff_of(id)));
+  using (id in (select private.owned_merchant_ids()))
+  with check (id in (select private.owned_merchant_ids()));
 
 -- profile: everyone reads their own; staff read profiles of their merchants; a user may rename
--- themselves, never change their role or merchant (column grants).
+-- themselves, never change their role or merchant.
 
 create policy profile_select_self on public.profile for select to authenticated
   using (id = (select auth.uid()));
 create policy profile_select_staff on public.profile for select to authenticated
-  using (merchant_id is not null and public.can_see(merchant_id));
+  using (merchant_id in (select private.visible_merchant_ids()));
 create policy profile_update_self on public.profile for update to authenticated
   using (id = (select auth.uid())) with check (id = (select auth.uid()));
 
--- interview definitions and positions: staff read; owners and recruiters write.
+-- interview definitions and positions: staff read; owners and recruiters write. Ids and
+-- timestamps are the database's: a client that could choose an id would learn from a conflict
+-- that another merchant's row has it. A row never moves to another merchant.
+
 create policy interview_def_set_select_staff on public.interview_def_set for select to authenticated
-  using (public.can_see(merchant_id));
+  using (merchant_id in (select private.visible_merchant_ids()));
 create policy interview_def_set_insert_staff on public.interview_def_set for insert to authenticated
-  with check (public.can_manage(merchant_id));
+  with check (merchant_id in (select private.manageable_merchant_ids()));
 create policy interview_def_set_update_staff on public.interview_def_set for update to authenticated
-  using (public.can_manage(merchant_id)) with check (public.can_manage(merchant_id));
+  using (merchant_id in (select private.manageable_merchant_ids()))
+  with check (merchant_id in (select private.manageable_merchant_ids()));
 create policy interview_def_set_delete_staff on public.interview_def_set for delete to authenticated
-  using (public.can_manage(merchant_id));
+  using (merchant_id in (select private.manageable_merchant_ids()));
 
 create policy position_def_set_select_staff on public.position_def_set for select to authenticated
-  using (public.can_see(merchant_id));
+  using (merchant_id in (select private.visible_merchant_ids()));
 create policy position_def_set_insert_staff on public.position_def_set for insert to authenticated
-  with check (public.can_manage(merchant_id));
+  with check (merchant_id in (select private.manageable_merchant_ids()));
 create policy position_def_set_update_staff on public.position_def_set for update to authenticated
-  using (public.can_manage(merchant_id)) with check (public.can_manage(merchant_id));
+  using (merchant_id in (select private.manageable_merchant_ids()))
+  with check (merchant_id in (select private.manageable_merchant_ids()));
 create policy position_def_set_delete_staff on public.position_def_set for delete to authenticated
-  using (public.can_manage(merchant_id));
+  using (merchant_id in (select private.manageable_merchant_ids()));
+
+-- Stages: both ends must be the caller's merchant's, checked here (so that a foreign or unknown
+-- interview gets the same refusal) and proven by the composite keys. Stages are replaced, not
+-- edited.
 
 create policy position_interview_select_staff on public.position_interview for select
   to authenticated
-  using (exists (
-    select 1 from public.position_def_set p
-    where p.id = position_def_set_id and public.can_see(p.merchant_id)
-  ));
-create policy position_interview_write_staff on public.position_interview for insert
+  using (merchant_id in (select private.visible_merchant_ids()));
+create policy position_interview_insert_staff on public.position_interview for insert
   to authenticated
-  with check (exists (
-    select 1 from public.position_def_set p
-    where p.id = position_def_set_id and public.can_manage(p.merchant_id)
-  ));
+  with check (
+    merchant_id in (select private.manageable_merchant_ids())
+    and position_def_set_id in (
+      select p.id from public.position_def_set p
+      where p.merchant_id in (select private.manageable_merchant_ids())
+    )
+    and interview_def_set_id in (
+      select i.id from public.interview_def_set i
+      where i.merchant_id in (select private.manageable_merchant_ids())
+    )
+  );
 create policy position_interview_delete_staff on public.position_interview for delete
   to authenticated
-  using (exists (
-    select 1 from public.position_def_set p
-    where p.id = position_def_set_id and public.can_manage(p.merchant_id)
-  ));
+  using (merchant_id in (select private.manageable_merchant_ids()));
 
 -- enrolments: created only by the registration endpoint (service role); staff read theirs and may
--- change a candidate's name, external id and status (column grants); a candidate reads only
--- their own.
+-- change a candidate's name, external id and status; a candidate reads only their own.
 
 create policy profile_interview_select_staff on public.profile_interview for select
   to authenticated
-  using (public.can_see(merchant_id));
+  using (merchant_id in (select private.visible_merchant_ids()));
 create policy profile_interview_select_candidate on public.profile_interview for select
   to authenticated
   using (profile_id = (select auth.uid()));
 create policy profile_interview_update_staff on public.profile_interview for update
   to authenticated
-  using (public.can_manage(merchant_id)) with check (public.can_manage(merchant_id));
+  using (merchant_id in (select private.manageable_merchant_ids()))
+  with check (merchant_id in (select private.manageable_merchant_ids()));

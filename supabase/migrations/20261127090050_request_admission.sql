@@ -120,28 +120,28 @@ begin
     v_merchant_id := p_merchant_id;
   end if;
 
-  if not exists (select 1 from public.merchant m where m.id = v_merchant_id) then
-    return jsonb_build_object('charge', v_charge, 'error', jsonb_build_object(
-      'status', 422, 'message', 'merchant not found', 'name', 'merchant_id'));
-  end if;
-
-  -- Tenancy: a user acts for their own merchant and its sub-merchants at any depth; admins and
-  -- service callers for any merchant.
-  if v_caller.role is not null and v_caller.role <> 'admin'
-     and v_merchant_id is distinct from v_caller.merchant_id
-     and not exists (
-       with recursive chain (id, parent_merchant_id, depth) as (
-         select m.id, m.parent_merchant_id, 1 from public.merchant m where m.id = v_merchant_id
-         union all
-         select m.id, m.parent_merchant_id, c.depth + 1
-         from public.merchant m join chain c on m.id = c.parent_merchant_id
-         where c.depth < 32
-       )
-       select 1 from chain c where c.id = v_caller.merchant_id and c.depth > 1
-     ) then
+  -- Tenancy: a user is authorised before anything of the merchant is read or locked, by the one
+  -- definition the policies use (admins: every merchant; owners and recruiters: their merchant
+  -- and every merchant below it). Any merchant outside the caller's reach, existing or not, gets
+  -- the same 403; only an admin, who may act for every merchant, learns that an id is unknown.
+  if v_caller.role is not null and not exists (
+    select 1 from private.manageable_merchant_ids_of(p_caller_id) as m (id)
+    where m.id = v_merchant_id
+  ) then
+    if v_caller.role = 'admin' then
+      return jsonb_build_object('charge', v_charge, 'error', jsonb_build_object(
+        'status', 422, 'message', 'merchant not found', 'name', 'merchant_id'));
+    end if;
     return jsonb_build_object('charge', v_charge, 'error', jsonb_build_object(
       'status', 403, 'message', 'You may not register candidates for this merchant',
       'name', 'merchant_id'));
+  end if;
+
+  -- Service callers act for any merchant that exists.
+  if v_caller.role is null
+     and not exists (select 1 from public.merchant m where m.id = v_merchant_id) then
+    return jsonb_build_object('error', jsonb_build_object(
+      'status', 422, 'message', 'merchant not found', 'name', 'merchant_id'));
   end if;
 
   return jsonb_build_object('merchant_id', v_merchant_id);

@@ -3,11 +3,11 @@
 -- batch, with its emails, in one transaction.
 
 create table public.interview_token (
-  jti uuid primary key default gen_random_uuid(),
+  jti uuid primary key default private.uuid_v7(),
   profile_interview_id uuid not null,
   merchant_id uuid not null,
   interview_def_set_id uuid not null,
-  position_def_set_id uuid references public.position_def_set (id) on delete set null,
+  position_def_set_id uuid,
   is_test boolean not null default false,
   issued_at timestamptz not null default now(),
   expires_at timestamptz not null,
@@ -18,15 +18,19 @@ create table public.interview_token (
   -- interview are its enrolment's.
   constraint interview_token_enrolment_fkey
     foreign key (profile_interview_id, merchant_id, interview_def_set_id)
-    references public.profile_interview (id, merchant_id, interview_def_set_id) on delete cascade
+    references public.profile_interview (id, merchant_id, interview_def_set_id) on delete cascade,
+  constraint interview_token_position_fkey foreign key (position_def_set_id, merchant_id)
+    references public.position_def_set (id, merchant_id) on delete set null (position_def_set_id)
 );
+create index interview_token_position_idx on public.interview_token (position_def_set_id)
+  where position_def_set_id is not null;
 create index interview_token_enrolment_idx on public.interview_token (profile_interview_id);
 create index interview_token_merchant_idx on public.interview_token (merchant_id);
 
 alter table public.interview_token enable row level security;
 -- Token records are written only by the SQL functions; staff may read their merchants' records.
 create policy interview_token_select_staff on public.interview_token for select to authenticated
-  using (public.can_see(merchant_id));
+  using (merchant_id in (select private.visible_merchant_ids()));
 
 -- One row per invitation email to send. Written in the registration's transaction, so an
 -- accepted registration always has its email recorded; sent by the dispatcher, which claims rows
@@ -35,7 +39,7 @@ create policy interview_token_select_staff on public.interview_token for select 
 create type public.email_status as enum ('pending', 'sending', 'sent', 'failed');
 
 create table public.email_outbox (
-  id uuid primary key default gen_random_uuid(),
+  id uuid primary key default private.uuid_v7(),
   merchant_id uuid not null references public.merchant (id) on delete cascade,
   profile_interview_id uuid not null references public.profile_interview (id) on delete cascade,
   token_jti uuid not null references public.interview_token (jti) on delete cascade,
@@ -69,7 +73,7 @@ create trigger email_outbox_touch before update on public.email_outbox
 
 alter table public.email_outbox enable row level security;
 create policy email_outbox_select_staff on public.email_outbox for select to authenticated
-  using (public.can_see(merchant_id));
+  using (merchant_id in (select private.visible_merchant_ids()));
 
 -- register_interview_users: authorises the caller, resolves the merchant and the interview (or
 -- position), and upserts every candidate of the batch with a token record, all in one
@@ -160,8 +164,9 @@ begin
     if found then
       select i.* into v_interview
       from public.position_interview pi
-      join public.interview_def_set i on i.id = pi.interview_def_set_id
-      where pi.position_def_set_id = v_position.id
+      join public.interview_def_set i
+        on i.id = pi.interview_def_set_id and i.merchant_id = pi.merchant_id
+      where pi.position_def_set_id = v_position.id and pi.merchant_id = v_merchant_id
       order by pi.stage
       limit 1;
     end if;

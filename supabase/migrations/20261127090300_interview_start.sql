@@ -5,7 +5,7 @@
 create type public.interview_result_status as enum ('started', 'submitted', 'abandoned');
 
 create table public.interview_result (
-  id uuid primary key default gen_random_uuid(),
+  id uuid primary key default private.uuid_v7(),
   profile_interview_id uuid not null references public.profile_interview (id) on delete cascade,
   interview_def_set_id uuid not null references public.interview_def_set (id) on delete cascade,
   merchant_id uuid not null references public.merchant (id) on delete cascade,
@@ -24,12 +24,11 @@ create trigger interview_result_touch before update on public.interview_result
 
 alter table public.interview_result enable row level security;
 create policy interview_result_select_staff on public.interview_result for select to authenticated
-  using (public.can_see(merchant_id));
+  using (merchant_id in (select private.visible_merchant_ids()));
 create policy interview_result_select_candidate on public.interview_result for select
   to authenticated
-  using (exists (
-    select 1 from public.profile_interview e
-    where e.id = profile_interview_id and e.profile_id = (select auth.uid())
+  using (profile_interview_id in (
+    select e.id from public.profile_interview e where e.profile_id = (select auth.uid())
   ));
 
 -- start_interview: p_jti is the `jti` of a token whose signature, audience, issuer and expiry

@@ -41,7 +41,9 @@ grant select, delete on public.position_def_set to authenticated;
 grant insert (merchant_id, name, status) on public.position_def_set to authenticated;
 grant update (name, status) on public.position_def_set to authenticated;
 
-grant select, insert, delete on public.position_interview to authenticated;
+grant select, delete on public.position_interview to authenticated;
+grant insert (position_def_set_id, interview_def_set_id, merchant_id, stage)
+  on public.position_interview to authenticated;
 
 -- enrolments: created only by the registration; staff read theirs and change a candidate's name,
 -- external id and status; a candidate reads their own.
@@ -56,12 +58,16 @@ grant select on public.interview_result to authenticated;
 
 -- idempotency_request, merchant_request_counter, email_send_batch: no API role at all.
 
--- The authorisation helpers RLS policies call run as the caller, who must be able to execute
--- them; they are security definer and reveal only the caller's own standing.
--- (Functions are named without their arguments, which PostgreSQL allows for a name that is not
--- overloaded: a changed signature keeps its grant, a second overload fails here.)
-grant execute on function public.current_app_role, public.is_admin, public.is_staff_of,
-  public.can_manage, public.can_see to authenticated;
+-- The helpers RLS policies call (`private`, a schema the Data API does not expose): the one
+-- definition of which merchants the caller may see, manage or own. They run as the caller, who
+-- must be able to execute them; they are security definer and reveal only the caller's own
+-- standing. Everything else in `private` (the same sets for a given user, id generation, the
+-- retention purge) runs only as the owner, inside definer functions and schedules.
+revoke all on schema private from public, anon, authenticated, service_role;
+revoke execute on all functions in schema private from public, anon, authenticated, service_role;
+grant usage on schema private to authenticated;
+grant execute on function private.visible_merchant_ids, private.manageable_merchant_ids,
+  private.owned_merchant_ids to authenticated;
 
 -- The endpoints' SQL functions: the service role's alone.
 grant execute on function public.admit_registration, public.register_interview_users,

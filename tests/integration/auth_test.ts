@@ -186,12 +186,12 @@ Deno.test("merchant scope: own and sub-merchants only", async (t) => {
     assert.equal(res.status, 403);
     assert.equal(res.body.name, "merchant_id");
   });
-  await t.step("unknown merchant: 422", async () => {
+  await t.step("unknown merchant: the same 403 as a foreign one", async () => {
     const res = await postRegister(
       body({ merchant_id: crypto.randomUUID() }),
       await asUser("owner"),
     );
-    assert.equal(res.status, 422);
+    assert.equal(res.status, 403);
     assert.equal(res.body.name, "merchant_id");
   });
   await t.step("own merchant named explicitly", async () => {

@@ -62,7 +62,12 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
       columns: { INSERT: ["merchant_id", "name", "status"], UPDATE: ["name", "status"] },
     },
   },
-  position_interview: { authenticated: { table: ["SELECT", "INSERT", "DELETE"] } },
+  position_interview: {
+    authenticated: {
+      table: ["SELECT", "DELETE"],
+      columns: { INSERT: ["position_def_set_id", "interview_def_set_id", "merchant_id", "stage"] },
+    },
+  },
   profile_interview: {
     authenticated: {
       table: ["SELECT"],
@@ -83,12 +88,6 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
  * signature keeps its grant), the API roles that may execute it.
  */
 export const FUNCTIONS: Record<string, Role[]> = {
-  // Called by RLS policies, as the caller.
-  current_app_role: ["authenticated"],
-  is_admin: ["authenticated"],
-  is_staff_of: ["authenticated"],
-  can_manage: ["authenticated"],
-  can_see: ["authenticated"],
   // The endpoints' SQL functions.
   admit_registration: ["service_role"],
   register_interview_users: ["service_role"],
