@@ -26,6 +26,8 @@ export interface GatewayTargets {
 export interface GatewayStats {
   restRequests: number;
   functionRequests: number;
+  /** Each function's current process id (a function that died runs under a new one). */
+  functionPids?: Record<string, number>;
 }
 
 /** Supabase's request idle time-out for Edge Functions (docs: Edge Functions, Limits). */

@@ -216,7 +216,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       functionsLog.close();
     });
 
-    const stats: GatewayStats = { restRequests: 0, functionRequests: 0 };
+    const stats: GatewayStats = {
+      restRequests: 0,
+      functionRequests: 0,
+      functionPids: functions.pids,
+    };
     const faults: GatewayFaults = { loseResponses: new Map() };
     // The gateway's own connection, for GET /auth/v1/user (what Supabase Auth would look up).
     const authSql = postgres(db.url, { max: 2, onnotice: () => {} });

@@ -98,11 +98,7 @@ const rawLog = await Deno.open(rawLogPath, { create: true, write: true });
 try {
   const paths = testPaths.length ? testPaths : ["tests/"];
   result = await run("tests", ["test", "-A", "--no-check", ...testOptions, ...paths], {
-    TEST_STACK: JSON.stringify({
-      info: stack.info,
-      keys: stack.keys,
-      functionPids: stack.functionPids,
-    }),
+    TEST_STACK: JSON.stringify({ info: stack.info, keys: stack.keys }),
   }, rawLog);
 } finally {
   rawLog.close();

@@ -209,7 +209,8 @@ Deno.test("a service_role JWT that is not the project's key is refused", async (
 
 Deno.test("the functions get exactly what the platform gives them", async () => {
   const fromPlatform = new Set<string>(PLATFORM_VARIABLES);
-  for (const [name, pid] of Object.entries(functionPids)) {
+  const pids = await functionPids();
+  for (const [name, pid] of Object.entries(pids)) {
     const environ = await Deno.readTextFile(`/proc/${pid}/environ`);
     const names = environ.split("\0").filter(Boolean).map((entry) => entry.split("=")[0]);
     for (const variable of PLATFORM_VARIABLES) {
@@ -222,7 +223,7 @@ Deno.test("the functions get exactly what the platform gives them", async () => 
     assert.match(cmdline, /--max-old-space-size=256/, "the platform's 256 MB memory limit");
     assert.match(cmdline, new RegExp(`supabase/functions/${name}/index\\.ts`), "its own index.ts");
   }
-  assert.equal(new Set(Object.values(functionPids)).size, Object.keys(functionPids).length);
+  assert.equal(new Set(Object.values(pids)).size, Object.keys(pids).length);
 });
 
 Deno.test({

@@ -10,12 +10,13 @@ const raw = Deno.env.get("TEST_STACK");
 if (!raw) {
   throw new Error("integration tests run through 'deno task test', which starts their stack");
 }
-export const { info, keys, functionPids } = JSON.parse(raw) as {
-  info: StackInfo;
-  keys: StackKeys;
-  /** Each function's process id, by name. */
-  functionPids: Record<string, number>;
-};
+export const { info, keys } = JSON.parse(raw) as { info: StackInfo; keys: StackKeys };
+
+/** Each function's current process id, by name (fault tests kill them; they start again). */
+export async function functionPids(): Promise<Record<string, number>> {
+  const res = await fetch(`${info.API_URL}/_stack/stats`);
+  return (await res.json()).functionPids;
+}
 
 export const REGISTER_URL = `${info.FUNCTIONS_URL}/job-interview-register-users`;
 
