@@ -92,7 +92,8 @@ create function public.register_interview_users(
   p_idempotency jsonb default null,
   -- Give up waiting for another registration of the merchant after this long, well before the
   -- caller stops waiting, so that a busy merchant gets a clean 503 and nothing half-done.
-  p_lock_timeout_ms integer default 5000
+  p_lock_timeout_ms integer default 5000,
+  p_api_key_hash text default null -- api key: SHA-256 (hex) of a jm_ key (20261128120000_api_keys.sql)
 ) returns jsonb
 language plpgsql
 security definer
@@ -113,6 +114,7 @@ declare
   v_rate jsonb;
   v_taken jsonb;
   v_rows jsonb;
+  v_key jsonb; -- api key
 begin
   if p_token_ttl_seconds is null or p_token_ttl_seconds < 60 then
     raise exception 'p_token_ttl_seconds must be at least 60' using errcode = '22023';
@@ -120,6 +122,9 @@ begin
   perform set_config('lock_timeout', greatest(p_lock_timeout_ms, 1)::text || 'ms', true);
 
   -- Who acts, and for which merchant.
+  v_key := public.resolve_api_key(p_api_key_hash, p_merchant_id, p_is_test, 'registrations:write'); -- api key
+  if v_key ? 'error' then return v_key; end if; -- api key
+  v_merchant_id := (v_key ->> 'merchant_id')::uuid; -- api key
   if p_caller_id is not null then
     select p.* into v_caller from public.profile p where p.id = p_caller_id;
     if not found then
@@ -136,7 +141,7 @@ begin
         'status', 422, 'message', 'merchant_id is required for an account without a merchant',
         'name', 'merchant_id'));
     end if;
-  else
+  elsif v_key is null then -- api key: was `else`
     if p_merchant_id is null then
       return jsonb_build_object('error', jsonb_build_object(
         'status', 422, 'message', 'merchant_id is required when calling with the service key',
@@ -172,6 +177,7 @@ begin
 
   -- Every authorised request counts against the merchant's rate limit.
   v_rate := public.count_merchant_request(v_merchant_id, p_rate_limit);
+  v_rate := public.api_key_rate(v_rate, v_key); -- api key: its own limit's headers when tighter
   if v_rate ? 'error' then
     return v_rate || jsonb_build_object('merchant_id', v_merchant_id);
   end if;

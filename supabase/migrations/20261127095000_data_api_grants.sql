@@ -72,3 +72,9 @@ grant execute on function public.register_interview_users, public.finish_idempot
 -- not when it fires), count_merchant_request and take_idempotency_key (called inside
 -- register_interview_users, as its owner), purge_request_admission (run by the schedule, as the
 -- owner).
+
+-- Merchant API keys (granted by 20261128120000_api_keys.sql, which creates them after this file
+-- runs): authenticated selects api_key's columns except key_hash and updates revoked_at (RLS:
+-- owners and admins), and executes api_key_merchant_ids, create_api_key, list_api_keys and
+-- revoke_api_key; api_key_request_counter, resolve_api_key, api_key_rate and the trigger
+-- api_key_revoke_once: no API role.

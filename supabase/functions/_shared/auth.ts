@@ -10,12 +10,14 @@ import {
   jwtVerify,
 } from "jose";
 import { createHash, timingSafeEqual } from "node:crypto";
+import { type ApiKeyCaller, apiKeyCaller, looksLikeApiKey } from "./api_key.ts";
 import type { Config } from "./config.ts";
 import { HttpError } from "./http.ts";
 
 export type Caller =
   | { kind: "user"; userId: string }
-  | { kind: "service"; via: "secret_key" | "service_role_jwt" };
+  | { kind: "service"; via: "secret_key" | "service_role_jwt" }
+  | ApiKeyCaller;
 
 /** Algorithms accepted for keys from the project's JWKS; HS256 only ever with the JWT secret. */
 const ASYMMETRIC_ALGORITHMS = ["ES256", "RS256", "EdDSA"];
@@ -110,6 +112,7 @@ export function createAuthenticator(cfg: Config): (req: Request) => Promise<Call
       );
     }
     if (credential.length > MAX_CREDENTIAL_LENGTH) throw unauthorized("Invalid access token");
+    if (looksLikeApiKey(credential)) return apiKeyCaller(credential);
 
     if (credential.startsWith("sb_secret_")) {
       if (matchesAnyKey(credential, secretKeyDigests)) {

@@ -110,6 +110,7 @@ export async function registerUsers(
   const dbStarted = performance.now();
   const outcome = await callRpc<RpcOutcome>(deps.db, "register_interview_users", {
     p_caller_id: caller.kind === "user" ? caller.userId : null,
+    p_api_key_hash: caller.kind === "api_key" ? caller.keyHash : null,
     p_merchant_id: request.merchant_id ?? null,
     p_interview_id: request.interview_id,
     p_is_test: request.is_test,
