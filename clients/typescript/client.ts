@@ -7,8 +7,8 @@ export type RegistrationApi = ReturnType<typeof createRegistrationClient>;
 export type ApiError = components["schemas"]["Error"];
 
 /**
- * `functionsUrl` is the project's `/functions/v1` URL; `credential` a user access token or the
- * service key.
+ * `functionsUrl` is the project's `/functions/v1` URL; `credential` a merchant API key
+ * (`jm_live_...`), a user access token or the service key.
  */
 export function createRegistrationClient(options: { functionsUrl: string; credential: string }) {
   return createClient<paths>({
