@@ -40,9 +40,54 @@ const rateHeaders = {
   "ratelimit-reset": { $ref: "#/components/headers/RateLimitReset" },
 };
 
-function error(description: string, headers: Record<string, unknown> = {}) {
-  return { description, headers: { ...requestIdHeader, ...headers }, content: errorRef };
+function error(
+  description: string,
+  headers: Record<string, unknown> = {},
+  examples?: Record<string, { summary: string; value: unknown }>,
+) {
+  const content = examples
+    ? { "application/json": { ...errorRef["application/json"], examples } }
+    : errorRef;
+  return { description, headers: { ...requestIdHeader, ...headers }, content };
 }
+
+/** The register endpoint's answers to merchant API keys it refuses. */
+const API_KEY_401 = {
+  invalid: {
+    summary: "Unknown API key, or not a key's shape",
+    value: { error: "Invalid API key", code: "api_key_invalid" },
+  },
+  revoked: {
+    summary: "Revoked API key",
+    value: { error: "API key revoked", code: "api_key_revoked" },
+  },
+  expired: {
+    summary: "Expired API key",
+    value: { error: "API key expired", code: "api_key_expired" },
+  },
+};
+const API_KEY_403 = {
+  test_key: {
+    summary: "A jm_test_ key on a registration without is_test",
+    value: {
+      error: "A test API key (jm_test_) registers only is_test enrolments",
+      name: "is_test",
+      code: "api_key_test_only",
+    },
+  },
+  scope: {
+    summary: "An API key without the registrations:write scope",
+    value: { error: "This API key lacks the registrations:write scope", code: "api_key_scope" },
+  },
+  merchant: {
+    summary: "A merchant_id the API key may not act for",
+    value: {
+      error: "This API key may not register candidates for this merchant",
+      name: "merchant_id",
+      code: "api_key_merchant",
+    },
+  },
+};
 
 /** The reference page's example request. */
 export const EXAMPLE_REQUEST = {
@@ -110,6 +155,7 @@ export function buildOpenApiDocument(maxUsers = 1000) {
           description: "Registers (or updates) candidates for an interview and returns a " +
             "one-time interview URL for each, in input order. A bad row does not fail the " +
             'request: it gets `result: "Error: ..."`.',
+          security: [{ merchantApiKey: [] }, { bearerAuth: [] }, { apikeyHeader: [] }],
           parameters: [{ $ref: "#/components/parameters/IdempotencyKey" }],
           requestBody: {
             required: true,
@@ -130,9 +176,18 @@ export function buildOpenApiDocument(maxUsers = 1000) {
                 "Idempotency-Key is malformed.",
             ),
             "401": error(
-              "Missing, malformed or expired credentials, or a user token with no resolvable user.",
+              "Missing, malformed or expired credentials, a user token with no resolvable user, " +
+                "or an API key that is unknown, revoked or expired (`code` says which).",
+              {},
+              API_KEY_401,
             ),
-            "403": error("The caller's role, or the merchant acted for, is not permitted."),
+            "403": error(
+              "The caller's role, or the merchant acted for, is not permitted; or an API key " +
+                "that may not do this: a test key on a real registration, a missing scope, " +
+                "another merchant.",
+              {},
+              API_KEY_403,
+            ),
             "409": error("The Idempotency-Key was used with another body."),
             "413": error("The body is larger than 1 MiB."),
             "422": error(
@@ -143,8 +198,8 @@ export function buildOpenApiDocument(maxUsers = 1000) {
               rateHeaders,
             ),
             "429": error(
-              "The rate limit is reached (the merchant's, or for a refused request the " +
-                "caller's own).",
+              "The rate limit is reached (the merchant's or the API key's, or for a refused " +
+                "request the caller's own).",
               {
                 ...rateHeaders,
                 "retry-after": { $ref: "#/components/headers/RetryAfter" },
@@ -203,6 +258,7 @@ export function buildOpenApiDocument(maxUsers = 1000) {
           tags: ["Operations"],
           summary: "Send the invitation emails that are due",
           description: "Service key only. Scheduled every minute by pg_cron.",
+          security: [{ bearerAuth: [] }, { apikeyHeader: [] }],
           requestBody: { required: false, content: json(dispatchRequestSchema, "input") },
           responses: {
             "200": {
@@ -211,7 +267,7 @@ export function buildOpenApiDocument(maxUsers = 1000) {
               content: json(dispatchResponseSchema, "output"),
             },
             "401": error("Missing or invalid credentials."),
-            "403": error("A user token: only the service key may dispatch."),
+            "403": error("A user token or an API key: only the service key may dispatch."),
             "422": error("A field is invalid."),
             "500": error("Unexpected failure; quote the request id."),
             "503": error("The database is unavailable; retry."),
@@ -221,6 +277,16 @@ export function buildOpenApiDocument(maxUsers = 1000) {
     },
     components: {
       securitySchemes: {
+        merchantApiKey: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "jm_live_... or jm_test_... (47 base62 characters)",
+          description: "A merchant API key, created by a merchant owner or admin with " +
+            "`create_api_key` (Data API) and shown once. Bound to one merchant (and its " +
+            "sub-merchants when the key allows), with scopes (`registrations:write`), an " +
+            "optional expiry and rate limit; revocable, effective on the next request. " +
+            "`jm_test_` keys register only `is_test` enrolments. `merchant_id` is optional.",
+        },
         bearerAuth: {
           type: "http",
           scheme: "bearer",

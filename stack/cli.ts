@@ -4,9 +4,12 @@
 //   status  print the stack as KEY=value lines
 //   stop    stop everything `start` started
 //   token   print an access token for a seeded user: token <email> [--legacy] [--expires-in S]
+//   key     print a new merchant API key, created by a merchant owner (or admin):
+//           key <email> [--test] [--sub-merchants] [--merchant <id>] [--name <name>]
 //   demo    start, then register the reference page's example request and print the answer
 //   serve   run the stack in the foreground (what `start` runs in the background)
 import postgres from "postgres";
+import { createApiKeyAs } from "./api_keys.ts";
 import type { StackKeys } from "./keys.ts";
 import { userAccessToken } from "./keys.ts";
 import { EXAMPLE_REQUEST } from "../openapi/document.ts";
@@ -217,6 +220,29 @@ async function token(args: string[]): Promise<void> {
   }
 }
 
+async function apiKey(args: string[]): Promise<void> {
+  const valueOf = (flag: string) => {
+    const at = args.indexOf(flag);
+    return at >= 0 ? args[at + 1] : undefined;
+  };
+  const values = new Set([valueOf("--merchant"), valueOf("--name")]);
+  const email = args.find((arg) => !arg.startsWith("--") && !values.has(arg));
+  if (!email) {
+    throw new Error(
+      "usage: ./deno task local:key <merchant-owner-email> [--test] [--sub-merchants] " +
+        "[--merchant <id>] [--name <name>]",
+    );
+  }
+  const state = await requireState();
+  const created = await createApiKeyAs(state.info, state.keys, email, {
+    test: args.includes("--test"),
+    subMerchants: args.includes("--sub-merchants"),
+    merchantId: valueOf("--merchant"),
+    name: valueOf("--name"),
+  });
+  console.log(created.key);
+}
+
 async function demo(ports: Ports): Promise<void> {
   const state = await start(ports);
   printStatus(state.info);
@@ -252,6 +278,9 @@ if (import.meta.main) {
       case "token":
         await token(args);
         break;
+      case "key":
+        await apiKey(args);
+        break;
       case "demo":
         await demo(portsFrom(args));
         break;
@@ -260,7 +289,7 @@ if (import.meta.main) {
         break;
       default:
         throw new Error(
-          "usage: stack/cli.ts start | status | stop | token <email> | demo " +
+          "usage: stack/cli.ts start | status | stop | token <email> | key <email> | demo " +
             "[--port N] [--inbox-port N]",
         );
     }

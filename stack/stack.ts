@@ -2,6 +2,7 @@
 // the functions, and the gateway that makes them one Supabase-like API. Whatever fails half-way
 // is torn down again.
 import postgres from "postgres";
+import { createDemoApiKey } from "./api_keys.ts";
 import { startFunctions } from "./functions_server.ts";
 import { type GatewayFaults, type GatewayStats, startGateway } from "./gateway.ts";
 import { createInboxState, startMailInbox } from "./mail_inbox.ts";
@@ -46,6 +47,8 @@ export interface StackInfo {
   SERVICE_ROLE_KEY: string;
   PUBLISHABLE_KEY: string;
   SECRET_KEY: string;
+  /** A merchant API key of Demo Merchant, created by its owner (stack/api_keys.ts). */
+  DEMO_API_KEY: string;
   MAILPIT_URL: string;
   LOG_DIR: string;
 }
@@ -157,6 +160,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const db = await provisionDatabase(options.label);
     stops.push(db.stop);
     await migrate(db.url);
+    const demoApiKey = await createDemoApiKey(db.url);
 
     const postgrestLog = await openLog(`${options.logDir}/postgrest.log`);
     // A fixed port, so that PostgREST can be stopped and started again behind the gateway.
@@ -201,6 +205,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       SERVICE_ROLE_KEY: keys.serviceRoleKey,
       PUBLISHABLE_KEY: keys.publishableKey,
       SECRET_KEY: keys.secretKey,
+      DEMO_API_KEY: demoApiKey,
       MAILPIT_URL: `http://127.0.0.1:${mailPort}`,
       LOG_DIR: options.logDir,
     };

@@ -31,8 +31,8 @@ usage: ./deno task register --interview <id> --csv <file> [options]
   --force            register every row again, also those an earlier run registered (new links,
                      and with --send-email new emails)
   --url <url>        the API's functions URL (default: FUNCTIONS_URL, else the local stack)
-  --key <key>        the service key or a user's access token (default: SECRET_KEY, else the
-                     local stack's service key)
+  --key <key>        a merchant API key (jm_live_...), the service key or a user's access
+                     token (default: SECRET_KEY, else the local stack's service key)
   -h, --help         this text
 
 Re-running is safe: rows that an earlier run registered (the "ok" rows of the results file) are

@@ -7,9 +7,10 @@ export type RegistrationApi = ReturnType<typeof createRegistrationClient>;
 export type ApiError = components["schemas"]["Error"];
 
 /**
- * `functionsUrl` is the project's `/functions/v1` URL; `credential` a user access token or the
- * service key. API keys go in `apikey`, tokens in Authorization, as Supabase's gateway expects
- * (it does not pass an `sb_` key in Authorization on to a function unless `apikey` holds it too).
+ * `functionsUrl` is the project's `/functions/v1` URL; `credential` a merchant API key
+ * (`jm_live_...`), a user access token or the service key. Merchant API keys and tokens go in
+ * Authorization, the project's `sb_` keys in `apikey`, as Supabase's gateway expects (it does not
+ * pass an `sb_` key in Authorization on to a function unless `apikey` holds it too).
  */
 export function createRegistrationClient(options: { functionsUrl: string; credential: string }) {
   const isApiKey = options.credential.startsWith("sb_");

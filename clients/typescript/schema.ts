@@ -174,7 +174,7 @@ export interface operations {
                      */
                     interview_id: string;
                     /**
-                     * @description Merchant id. Required when authenticating with the service key; for user tokens it is optional and only honored for admin / sub-merchant accounts.
+                     * @description Merchant id. Required when authenticating with the service key; for user tokens it is optional and only honored for admin / sub-merchant accounts; with a merchant API key optional (the key's merchant, or a sub-merchant the key may act for).
                      * @example b5201178-46dd-4a20-a1af-7ffd647f834b
                      */
                     merchant_id?: string | null;
@@ -273,7 +273,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Missing, malformed or expired credentials, or a user token with no resolvable user. */
+            /** @description Missing, malformed or expired credentials, a user token with no resolvable user, or an API key that is unknown, revoked or expired (`code` says which). */
             401: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];
@@ -283,7 +283,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The caller's role, or the merchant acted for, is not permitted. */
+            /** @description The caller's role, or the merchant acted for, is not permitted; or an API key that may not do this: a test key on a real registration, a missing scope, another merchant. */
             403: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];
@@ -326,7 +326,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The rate limit is reached (the merchant's, or for a refused request the caller's own). */
+            /** @description The rate limit is reached (the merchant's or the API key's, or for a refused request the caller's own). */
             429: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];
@@ -548,7 +548,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A user token: only the service key may dispatch. */
+            /** @description A user token or an API key: only the service key may dispatch. */
             403: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];

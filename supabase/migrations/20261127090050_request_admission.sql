@@ -189,7 +189,11 @@ create function public.admit_registration(
   p_caller_id uuid,
   p_merchant_id uuid,
   p_idempotency jsonb default null,
-  p_rate_limit integer default 600
+  p_rate_limit integer default 600,
+  -- SHA-256 (hex) of a merchant API key the request carried (20261128120000_api_keys.sql), and
+  -- whether the request registers test enrolments (a test key registers nothing else).
+  p_api_key_hash text default null,
+  p_is_test boolean default false
 ) returns jsonb
 language plpgsql
 security definer
@@ -197,6 +201,7 @@ set search_path = ''
 set statement_timeout = '2s'
 as $$
 declare
+  v_key jsonb;
   v_who jsonb;
   v_merchant_id uuid;
   v_subject uuid;
@@ -204,7 +209,18 @@ declare
   v_rate jsonb;
   v_replay jsonb;
 begin
-  v_who := public.resolve_registration_merchant(p_caller_id, p_merchant_id);
+  -- A merchant API key decides the merchant itself (and counts its own limit); a refused key
+  -- charges nobody's budget.
+  if p_api_key_hash is not null then
+    v_key := public.resolve_api_key(p_api_key_hash, p_merchant_id, p_is_test,
+      'registrations:write');
+    if v_key ? 'error' then
+      return jsonb_build_object('error', v_key -> 'error', 'rate', v_key -> 'rate');
+    end if;
+    v_who := jsonb_build_object('merchant_id', v_key ->> 'merchant_id');
+  else
+    v_who := public.resolve_registration_merchant(p_caller_id, p_merchant_id);
+  end if;
   v_merchant_id := (v_who ->> 'merchant_id')::uuid;
   -- Whom the request counts against: the merchant it acts for or, when it is refused, whoever
   -- sent it, so that a flood of refusals is shed with 429 and never spends the budget of the
@@ -232,7 +248,7 @@ begin
     end if;
   end if;
 
-  v_rate := public.count_request(v_merchant_id, v_limit);
+  v_rate := public.api_key_rate(public.count_request(v_merchant_id, v_limit), v_key);
   return v_rate || jsonb_build_object('merchant_id', v_merchant_id);
 end
 $$;

@@ -79,3 +79,8 @@ grant execute on function public.admit_registration, public.register_interview_u
 -- not when it fires), count_request, resolve_registration_merchant and replay_idempotent_request
 -- (called inside admit_registration and register_interview_users, as their owner),
 -- purge_request_admission (run by the schedule, as the owner).
+
+-- Merchant API keys (granted by 20261128120000_api_keys.sql, which creates them after this file
+-- runs): authenticated selects api_key's columns except key_hash and updates revoked_at (RLS:
+-- owners and admins), and executes create_api_key, list_api_keys and revoke_api_key; api_key_request_counter, resolve_api_key (called inside admit_registration),
+-- api_key_rate and the trigger api_key_revoke_once: no API role.

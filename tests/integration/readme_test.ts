@@ -44,6 +44,7 @@ Deno.test("the README's examples run as written", async (t) => {
     FUNCTIONS_URL: info.FUNCTIONS_URL,
     ANON_KEY: info.ANON_KEY,
     SECRET_KEY: info.SECRET_KEY,
+    DEMO_API_KEY: info.DEMO_API_KEY,
     ACCESS_TOKEN: await tokenFor("owner"),
   };
   for (const [i, example] of examples.entries()) {

@@ -81,6 +81,30 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
   idempotency_request: {},
   merchant_request_counter: {},
   email_send_batch: {},
+  // Merchant API keys: owners and admins read them (never the digest) and revoke them.
+  api_key: {
+    authenticated: {
+      columns: {
+        SELECT: [
+          "id",
+          "merchant_id",
+          "name",
+          "prefix",
+          "is_test",
+          "scopes",
+          "sub_merchants",
+          "requests_per_minute",
+          "expires_at",
+          "created_by",
+          "created_at",
+          "last_used_at",
+          "revoked_at",
+        ],
+        UPDATE: ["revoked_at"],
+      },
+    },
+  },
+  api_key_request_counter: {},
 };
 
 /**
@@ -104,6 +128,14 @@ export const FUNCTIONS: Record<string, Role[]> = {
   replay_idempotent_request: [],
   purge_request_admission: [],
   schedule_email_dispatch: [],
+  // Merchant API keys: managed by owners and admins through the Data API; resolved inside
+  // register_interview_users.
+  create_api_key: ["authenticated"],
+  list_api_keys: ["authenticated"],
+  revoke_api_key: ["authenticated"],
+  resolve_api_key: [],
+  api_key_rate: [],
+  api_key_revoke_once: [],
 };
 
 /** Everything `anon` holds, as the platform gives it: schema usage and the auth helpers. */

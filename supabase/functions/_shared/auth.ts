@@ -12,12 +12,14 @@ import {
   type JWTPayload,
   jwtVerify,
 } from "jose";
+import { type ApiKeyCaller, apiKeyCaller, looksLikeApiKey } from "./api_key.ts";
 import type { Config } from "./config.ts";
 import { HttpError } from "./http.ts";
 
 export type Caller =
   | { kind: "user"; userId: string }
-  | { kind: "service"; via: "secret_key" | "service_role_key" };
+  | { kind: "service"; via: "secret_key" | "service_role_key" }
+  | ApiKeyCaller;
 
 /** Algorithms accepted for keys from the project's JWKS; HS256 only ever through Auth. */
 const ASYMMETRIC_ALGORITHMS = ["ES256", "RS256", "EdDSA"];
@@ -234,6 +236,8 @@ export function createAuthenticator(
       );
     }
     if (credential.length > MAX_CREDENTIAL_LENGTH) throw invalidToken();
+    // A merchant API key is recognised by its prefix and checked by the registration's own SQL.
+    if (looksLikeApiKey(credential)) return apiKeyCaller(credential);
     if (matchesAnyKey(credential, serviceKeyDigests)) {
       return {
         kind: "service",

@@ -43,7 +43,7 @@ export function createHandler(cfg: Config) {
 
   return postEndpoint(FUNCTION_NAME, async (req, ctx) => {
     const caller = await authenticate(req);
-    ctx.log.caller = caller.kind === "service" ? `service:${caller.via}` : "user";
+    ctx.log.caller = caller.kind === "service" ? `service:${caller.via}` : caller.kind;
     const key = idempotencyKeyOf(req);
     const request = parseBody(schema, await readJsonBody(req, cfg.maxBodyBytes));
     ctx.log.users = request.users.length;

@@ -220,12 +220,16 @@ export async function registerUsers(
   const dbStarted = performance.now();
   const callerId = caller.kind === "user" ? caller.userId : null;
 
-  // Admission commits on its own: whatever fails here, nothing was registered.
+  // Admission commits on its own: whatever fails here, nothing was registered. It authorises the
+  // caller (a merchant API key there, by its digest) and settles the merchant the registration
+  // then acts for, as a trusted caller.
   const admission = await callRpc<Admission>(deps.db, "admit_registration", {
     p_caller_id: callerId,
     p_merchant_id: request.merchant_id ?? null,
     p_idempotency: idempotency,
     p_rate_limit: deps.cfg.rateLimitPerMinute,
+    p_api_key_hash: caller.kind === "api_key" ? caller.keyHash : null,
+    p_is_test: request.is_test,
   }, deps.cfg.dbTimeoutMs).catch((err) => {
     if (err instanceof HttpError && err.code === UNKNOWN_CODE) {
       const message = "The database is unavailable; nothing was registered. Retry later.";

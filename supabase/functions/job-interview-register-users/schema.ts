@@ -58,7 +58,8 @@ export function registerRequestSchema(maxUsers: number) {
     }),
     merchant_id: z.guid({ error: "must be a UUID or null" }).nullish().meta({
       description: "Merchant id. Required when authenticating with the service key; for user " +
-        "tokens it is optional and only honored for admin / sub-merchant accounts.",
+        "tokens it is optional and only honored for admin / sub-merchant accounts; with a " +
+        "merchant API key optional (the key's merchant, or a sub-merchant the key may act for).",
       examples: ["b5201178-46dd-4a20-a1af-7ffd647f834b"],
     }),
     send_email: z.boolean({ error: "must be true, false or null" }).nullish().meta({
