@@ -15,6 +15,9 @@ const ALL = "select,insert,update,delete,truncate,references,trigger";
  * functions, 20261127095000_data_api_grants.sql); anon has none.
  */
 const MATRIX: Record<string, { authenticated: string; columns?: string }> = {
+  // Selected column by column (never the digest), which this table does not list.
+  api_key: { authenticated: "", columns: "update(revoked_at)" },
+  api_key_request_counter: { authenticated: "" },
   email_outbox: { authenticated: "select" },
   email_send_batch: { authenticated: "" },
   idempotency_request: { authenticated: "" },
