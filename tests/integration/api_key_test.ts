@@ -201,6 +201,10 @@ Deno.test("another merchant's key: 403 for the merchant, its interviews unknown"
   assert.ok((seen as Row[]).every((row) => row.merchant_id === seed.otherMerchant));
   const revoke = await otherOwner.rpc("revoke_api_key", { id: demoKey.id });
   assert.match(revoke.error?.message ?? "", /API key not found/);
+  // Not found, as for an id no key has: no server error, and nothing to tell the two apart.
+  assert.equal(revoke.status, 404);
+  const unknown = await otherOwner.rpc("revoke_api_key", { id: crypto.randomUUID() });
+  assert.deepEqual([unknown.status, unknown.error], [revoke.status, revoke.error]);
   assert.equal((await register(demoKey.key)).status, 200);
   const foreign = await otherOwner.rpc("create_api_key", {
     name: "not mine",

@@ -191,6 +191,40 @@ Deno.test("outbox: past the provider's key window a group is not sent again; its
   assert.equal((await inbox.calls()).length, 1, "no call after the window");
 });
 
+Deno.test("outbox: a merchant's front-end domain the URL parser refuses holds up no invitation", async () => {
+  await inbox.clear();
+  const theirs = uniqueEmail("baddomain");
+  const ours = uniqueEmail("neighbour");
+  // Both wait in the queue (the provider refuses the first calls), so one dispatch groups them.
+  await inbox.fault({ status: 429, times: 2 });
+  try {
+    assert.equal(
+      (await register(theirs, seed.otherInterview, seed.otherMerchant)).email_status,
+      "queued",
+    );
+    assert.equal((await register(ours)).email_status, "queued");
+    // The owner sets a domain the table's check lets through but no URL parser accepts.
+    const owner = await asUser("otherOwner");
+    const edit = await fetch(`${info.REST_URL}/merchant?id=eq.${seed.otherMerchant}`, {
+      method: "PATCH",
+      headers: { ...owner, "content-type": "application/json", prefer: "return=minimal" },
+      body: JSON.stringify({ interview_frontend_domain: 'https://jobs.example"><b>' }),
+    });
+    assert.equal(edit.status, 204, await edit.text());
+    await drainOutbox(sql, [theirs, ours]);
+  } finally {
+    await sql`update public.merchant set interview_frontend_domain = null
+      where id = ${seed.otherMerchant}`;
+  }
+  const received = deliveries(await inbox.emails());
+  assert.equal(received.get(ours), 1, "the other merchant's email went out");
+  assert.equal(received.get(theirs), 1, "the email went out, with the default front end");
+  const sent = (await inbox.emails()).find((email) => email.to.includes(theirs))!;
+  assert.doesNotMatch(sent.text!, /jobs\.example/);
+  assert.equal((await outboxRow(theirs)).status, "sent");
+  assert.equal((await outboxRow(ours)).status, "sent");
+});
+
 Deno.test({
   name: "close the database connection (outbox)",
   fn: async () => {

@@ -428,6 +428,35 @@ Deno.test("HTTP details: preflight, methods, JSON, request ids", async (t) => {
   });
 });
 
+Deno.test("ids in capitals are the same ids: the link's path, its token and a retry agree", async () => {
+  const email = uniqueEmail("caps");
+  const key = `caps-${crypto.randomUUID()}`;
+  const body = (interview: string, merchant: string) => ({
+    users: [{ email }],
+    interview_id: interview,
+    merchant_id: merchant,
+    is_test: true,
+  });
+  const upper = await postRegister(
+    body(seed.activeInterview.toUpperCase(), seed.demoMerchant.toUpperCase()),
+    { ...asService, "idempotency-key": key },
+  );
+  assert.equal(upper.status, 200, JSON.stringify(upper.body));
+  const url = new URL(upper.body[0].interview_url);
+  assert.equal(url.pathname, `/interview/take/${seed.activeInterview}/`);
+  const token = url.searchParams.get("interview_token")!;
+  const claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  assert.equal(claims.interview_id, seed.activeInterview);
+  // The retry a client sends with the ids as it stores them is the same request.
+  const lower = await postRegister(body(seed.activeInterview, seed.demoMerchant), {
+    ...asService,
+    "idempotency-key": key,
+  });
+  assert.equal(lower.status, 200, JSON.stringify(lower.body));
+  assert.equal(lower.headers.get("idempotent-replayed"), "true");
+  assert.deepEqual(lower.body, upper.body);
+});
+
 Deno.test("type: invitation is accepted as the older shape", async () => {
   const res = await register({ users: [{ email: uniqueEmail("type") }], type: "invitation" });
   assert.equal(res.status, 200);

@@ -49,14 +49,16 @@ export function registerRequestSchema(maxUsers: number) {
         description:
           "Candidates to register for the interview. Each gets a one-time interview URL.",
       }),
+    // Lower case, as the database writes UUIDs: the link's path then matches its token's
+    // claims, and a retry with the id in other letters is the same request.
     interview_id: z.guid({
       error: expected("the interview or position id (a UUID)", "must be a UUID"),
-    }).meta({
+    }).toLowerCase().meta({
       description: "Interview definition (interview_def_set) or position (position_def_set) id " +
         "to register users for.",
       examples: ["04e09fa5-3fb8-4236-b37d-fca2bcd1cb66"],
     }),
-    merchant_id: z.guid({ error: "must be a UUID or null" }).nullish().meta({
+    merchant_id: z.guid({ error: "must be a UUID or null" }).toLowerCase().nullish().meta({
       description: "Merchant id. Required when authenticating with the service key; for user " +
         "tokens it is optional and only honored for admin / sub-merchant accounts; with a " +
         "merchant API key optional (the key's merchant, or a sub-merchant the key may act for).",

@@ -8,6 +8,7 @@ import type { Config } from "../config.ts";
 import { callRpc } from "../db.ts";
 import type { InterviewTokenSigner } from "../interview_token.ts";
 import { interviewUrl } from "../interview_url.ts";
+import { logEvent } from "../log.ts";
 import type { BatchResult, EmailProvider, OutgoingEmail } from "./provider.ts";
 import { fromHeader, renderInvitation } from "./render.ts";
 
@@ -106,12 +107,22 @@ export function createDispatcher(deps: DispatchDeps) {
 
   function freeze(row: ClaimedEmail): FrozenEmail {
     const expiresAt = new Date(row.token.exp * 1000);
-    const url = interviewUrl(
-      row.merchant.frontend_domain ?? cfg.interviewFrontendUrl,
-      row.link_interview_id,
-      TOKEN_PLACEHOLDER,
-      { hideMenu: row.view_hm, hideIframe: row.view_hi },
-    );
+    const view = { hideMenu: row.view_hm, hideIframe: row.view_hi };
+    let url: string;
+    try {
+      url = interviewUrl(
+        row.merchant.frontend_domain ?? cfg.interviewFrontendUrl,
+        row.link_interview_id,
+        TOKEN_PLACEHOLDER,
+        view,
+      );
+    } catch {
+      // A domain the URL parser refuses would fail the whole claim, every time, and with it
+      // the other merchants' emails grouped with this one: it gets the default front end, as
+      // the link in the registration's answer does.
+      logEvent("warn", { msg: "merchant front-end domain unusable", outbox_id: row.id });
+      url = interviewUrl(cfg.interviewFrontendUrl, row.link_interview_id, TOKEN_PLACEHOLDER, view);
+    }
     const email = renderInvitation({
       candidateName: row.candidate.name,
       interviewName: row.interview.name,
