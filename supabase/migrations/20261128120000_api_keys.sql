@@ -111,6 +111,19 @@ begin
   if create_api_key.expires_at is not null and create_api_key.expires_at <= now() then
     raise exception 'expires_at must be in the future' using errcode = '22023';
   end if;
+  -- Each argument checked here, so that a mistake is named (not a check constraint's failing row).
+  if create_api_key.name is null or length(btrim(create_api_key.name)) not between 1 and 100 then
+    raise exception 'name must be 1 to 100 characters' using errcode = '22023';
+  end if;
+  if create_api_key.scopes is not null and (cardinality(create_api_key.scopes) = 0
+     or not create_api_key.scopes <@ array['registrations:write']) then
+    raise exception 'scopes must name at least one of: registrations:write'
+      using errcode = '22023';
+  end if;
+  if create_api_key.requests_per_minute is not null and create_api_key.requests_per_minute < 1 then
+    raise exception 'requests_per_minute must be a positive number of requests'
+      using errcode = '22023';
+  end if;
 
   -- 47 characters drawn uniformly from 62: bytes of 248 and above are dropped (248 = 4 * 62).
   while length(v_random) < 47 loop

@@ -305,8 +305,34 @@ Deno.test("100 concurrent requests with one key: all registered, last_used_at wr
   }
 });
 
+Deno.test("create_api_key: a bad argument is a 400 naming it, and creates nothing", async () => {
+  const client = await as("owner");
+  const count = async () =>
+    (await sql`select count(*)::int as n from public.api_key`)[0].n as number;
+  const before = await count();
+  for (
+    const [args, message] of [
+      [{ name: "  " }, /name must be 1 to 100 characters/],
+      [{ name: "x".repeat(101) }, /name must be 1 to 100 characters/],
+      [{ name: "k", scopes: [] }, /scopes must name at least one of: registrations:write/],
+      [{ name: "k", scopes: ["admin:all"] }, /scopes must name at least one of/],
+      [{ name: "k", requests_per_minute: -1 }, /requests_per_minute must be a positive/],
+    ] as const
+  ) {
+    const { error, status } = await client.rpc("create_api_key", args);
+    assert.equal(status, 400, JSON.stringify(args));
+    assert.match(error?.message ?? "", message);
+    // Nothing about a row that was never written (a check constraint's "Failing row contains").
+    assert.equal(error?.details ?? null, null, JSON.stringify(error));
+  }
+  assert.equal(await count(), before);
+});
+
 Deno.test("a key without the scope: 403", async () => {
-  const created = await createKey("owner", { scopes: [] });
+  // create_api_key refuses a key without scopes; one can still lose its scope later (a scope
+  // withdrawn from existing keys), and the registration checks it on every request.
+  const created = await createKey("owner");
+  await sql`update public.api_key set scopes = '{}' where id = ${created.id}`;
   const res = await register(created.key);
   assert.equal(res.status, 403);
   assert.equal(res.body.code, "api_key_scope");
