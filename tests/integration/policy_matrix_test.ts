@@ -15,20 +15,22 @@ const ALL = "select,insert,update,delete,truncate,references,trigger";
  * it); anon has none.
  */
 const MATRIX: Record<string, { authenticated: string; columns?: string }> = {
+  email_event: { authenticated: "" },
   email_outbox: { authenticated: "select" },
+  email_suppression: { authenticated: "select,delete" },
   idempotency_request: { authenticated: "" },
   interview_def_set: {
     authenticated: "select,delete",
     columns: "insert(merchant_id,name,status,mojito_language_code,interview_available_till," +
-      "attempts_allowed) update(name,status,mojito_language_code,interview_available_till," +
-      "attempts_allowed)",
+      "attempts_allowed,reminder_delays) update(name,status,mojito_language_code," +
+      "interview_available_till,attempts_allowed,reminder_delays)",
   },
   interview_result: { authenticated: "select" },
   interview_token: { authenticated: "select" },
   merchant: {
     authenticated: "select",
     columns: "update(name,interview_frontend_domain,email_sender_name,email_reply_to," +
-      "candidate_emails_enabled,brand_color,logo_url)",
+      "candidate_emails_enabled,brand_color,logo_url,reminder_delays)",
   },
   merchant_request_counter: { authenticated: "" },
   position_def_set: {
