@@ -164,7 +164,7 @@ export interface operations {
                          * @example jozo@jozo.sk
                          */
                         email?: unknown;
-                        /** @description Your id for the candidate, echoed back and in webhooks. */
+                        /** @description Your id for the candidate, echoed back and shown with each enrolment's email delivery state (the enrolment_email_status view). */
                         external_id?: string | null;
                     }[];
                     /**
@@ -254,12 +254,18 @@ export interface operations {
                          */
                         expires_at?: string;
                         /**
-                         * @description The invitation email: sent, queued (will be retried), failed (see email_error), or skipped (not asked, a test, or the merchant's emails are off). Present only on success.
+                         * @description The invitation email at answer time: sent, queued (will be retried), failed (see email_error), or skipped (see email_skipped_reason). A test registration's email is sent too, marked "[Test]". Delivery (delivered, bounced, ...) is reported later, in the enrolment_email_status view. Present only on success.
                          * @enum {string}
                          */
                         email_status?: "sent" | "queued" | "failed" | "skipped";
                         /** @description Why the email failed. */
                         email_error?: string;
+                        /**
+                         * @description Why the email was skipped (with email_status skipped): not_requested, emails_disabled (the merchant's candidate emails are off), suppressed (the address bounced or complained before), or why it could no longer go: token_revoked, token_used, token_expired, enrolment_deleted, interview_unavailable.
+                         * @example not_requested
+                         * @example suppressed
+                         */
+                        email_skipped_reason?: string;
                     }[];
                 };
             };
