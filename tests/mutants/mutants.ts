@@ -7,7 +7,7 @@
 // copy its current text). `filter` (a test name or /regex/) keeps a run cheap.
 //
 // Guards still to come with their issues, each to get entries here when it lands: API keys,
-// tenancy policies, email suppression, webhook signatures, Greenhouse authentication.
+// tenancy policies, Greenhouse authentication.
 
 export interface Mutant {
   /** Short and unique; `deno task mutants <name>` runs only this one. */
