@@ -3,6 +3,7 @@
 // webhooks sent by the inbox, suppression, and the status staff read.
 import assert from "node:assert/strict";
 import { signDeliveryEvent } from "../../supabase/functions/_shared/email/webhook.ts";
+import { assertMatchesContract } from "../support/contract.ts";
 import { dispatch, inbox } from "../support/inbox.ts";
 import {
   asService,
@@ -74,7 +75,9 @@ const linkOf = (text: string | null) =>
 
 async function postEvent(body: string, headers: Record<string, string>) {
   const res = await fetch(EVENTS_URL, { method: "POST", headers, body });
-  return { status: res.status, body: await res.json() };
+  const answer = await res.json();
+  assertMatchesContract("/job-interview-email-events", "POST", res.status, answer);
+  return { status: res.status, body: answer };
 }
 
 function event(type: string, emailId: string) {
