@@ -17,6 +17,7 @@ const ALL = "select,insert,update,delete,truncate,references,trigger";
 const MATRIX: Record<string, { authenticated: string; columns?: string }> = {
   email_event: { authenticated: "" },
   email_outbox: { authenticated: "select" },
+  email_send_batch: { authenticated: "" },
   email_suppression: { authenticated: "select,delete" },
   idempotency_request: { authenticated: "" },
   interview_def_set: {
