@@ -254,6 +254,9 @@ export function createInboxState(): InboxState {
   };
 }
 
+/** Delivery webhooks the inbox has in flight at once. */
+const WEBHOOKS_IN_FLIGHT = 4;
+
 /** The events Resend would report for an email to this address, in order. */
 export function deliveryEvents(address: string): string[] {
   const domain = address.slice(address.lastIndexOf("@") + 1).toLowerCase();
@@ -321,15 +324,29 @@ export function startMailInbox(
     };
     const step = (index: number) => {
       if (index >= events.length) return;
-      const timer = setTimeout(async () => {
+      const timer = setTimeout(() => {
         webhooks.timers.delete(timer);
         email.delivery = events[index];
-        await post(events[index]);
-        step(index + 1);
+        enqueue(() => post(events[index])).then(() => step(index + 1));
       }, webhooks.delayMs ?? target.delayMs);
       webhooks.timers.add(timer);
     };
     step(0);
+  }
+
+  // A few deliveries at a time, as Svix paces an endpoint: a batch of 100 emails does not turn
+  // into 100 simultaneous calls to the function.
+  const waiting: (() => void)[] = [];
+  let inFlight = 0;
+  async function enqueue(work: () => Promise<void>): Promise<void> {
+    if (inFlight >= WEBHOOKS_IN_FLIGHT) await new Promise<void>((go) => waiting.push(go));
+    inFlight++;
+    try {
+      await work();
+    } finally {
+      inFlight--;
+      waiting.shift()?.();
+    }
   }
   // Refused emails, for the page's delivery states.
   const remember = (input: unknown, reason: string) => {

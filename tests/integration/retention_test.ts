@@ -63,10 +63,10 @@ Deno.test("the purge keeps what audits and replays need and removes the rest", a
   const failedRecent = await outbox(e, live, "failed", 40);
   // Idempotency keys and rate-limit windows.
   const keyPrefix = `retention-${crypto.randomUUID()}`;
-  await sql`insert into public.idempotency_request (merchant_id, key, request_hash, state,
-      locked_until, expires_at)
-    values (${seed.demoMerchant}, ${`${keyPrefix}-old`}, 'h', 'done', ${ago(2)}, ${ago(1)}),
-      (${seed.demoMerchant}, ${`${keyPrefix}-live`}, 'h', 'done', ${ago(0)}, ${ago(-1)})`;
+  await sql`insert into public.idempotency_request (merchant_id, key, request_hash, outcome,
+      expires_at)
+    values (${seed.demoMerchant}, ${`${keyPrefix}-old`}, 'h', '{}', ${ago(1)}),
+      (${seed.demoMerchant}, ${`${keyPrefix}-live`}, 'h', '{}', ${ago(-1)})`;
   const oldWindow = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 3 * 3600_000);
   const liveWindow = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 3600_000);
   await sql`insert into public.merchant_request_counter (merchant_id, window_start, requests)
