@@ -298,12 +298,12 @@ begin
   ),
   -- A new invitation restarts the chain: the previous link's reminders that have not gone out
   -- are cancelled (one already in a send group goes as it is).
+  -- (An index lookup by enrolment, whatever the join settings of this statement.)
   superseded as (
     update public.email_outbox r
     set status = 'skipped', skip_reason = 'superseded'
-    from queued q
-    where r.profile_interview_id = q.profile_interview_id and r.kind = 'reminder'
-      and r.status = 'pending' and r.batch_id is null
+    where r.profile_interview_id = any (array(select q.profile_interview_id from queued q))
+      and r.kind = 'reminder' and r.status = 'pending' and r.batch_id is null
   ),
   -- revoke_previous: earlier unused links of these enrolments stop working, except those an
   -- unsent invitation still carries. (This statement's own new tokens are not in its snapshot.)
