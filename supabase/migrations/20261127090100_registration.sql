@@ -330,11 +330,16 @@ begin
       when r.seen > 1 then jsonb_build_object('i', r.i, 'error', 'duplicate email in this request')
       when u.id is null then jsonb_build_object('i', r.i, 'error', 'invitation limit reached')
       else jsonb_build_object('i', r.i, 'profile_interview_id', u.id, 'jti', t.jti,
-        'email', case when not v_send_email or s.id is not null then 'skipped' else 'queued' end,
+        'email', case when not v_send_email then 'skipped'
+          when q.id is null and exists (select 1 from public.email_suppression s
+            where s.merchant_id = v_merchant_id and lower(s.email) = u.email_key)
+          then 'skipped' else 'queued' end,
         'email_skipped_reason', case
           when not coalesce(p_send_email, false) then 'not_requested'
           when not v_merchant.candidate_emails_enabled then 'emails_disabled'
-          when s.id is not null then 'suppressed'
+          when q.id is null and exists (select 1 from public.email_suppression s
+            where s.merchant_id = v_merchant_id and lower(s.email) = u.email_key)
+          then 'suppressed'
         end,
         'email_outbox_id', q.id)
     end
@@ -344,9 +349,7 @@ begin
   from ranked r
   left join upserted u on u.email_key = lower(r.email) and r.seen = 1
   left join tokens t on t.profile_interview_id = u.id
-  left join queued q on q.profile_interview_id = u.id
-  left join public.email_suppression s
-    on v_send_email and s.merchant_id = v_merchant_id and lower(s.email) = u.email_key;
+  left join queued q on q.profile_interview_id = u.id;
 
   -- Everything an answer is made of, tokens excepted: they are signed from these claims, with
   -- this issue time, now and on every replay.

@@ -69,7 +69,7 @@ Deno.test("the purge keeps what audits and replays need and removes the rest", a
       (${seed.demoMerchant}, ${`${keyPrefix}-live`}, 'h', '{}', ${ago(-1)})`;
   const oldWindow = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 3 * 3600_000);
   const liveWindow = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 3600_000);
-  await sql`insert into public.merchant_request_counter (merchant_id, window_start, requests)
+  await sql`insert into public.merchant_request_counter (subject_id, window_start, requests)
     values (${seed.otherMerchant}, ${oldWindow}, 5), (${seed.otherMerchant}, ${liveWindow}, 1)
     on conflict do nothing`;
 
@@ -94,7 +94,7 @@ Deno.test("the purge keeps what audits and replays need and removes the rest", a
     where key like ${`${keyPrefix}%`}`).map((row) => row.key);
   assert.deepEqual(keys, [`${keyPrefix}-live`]);
   const windows = await sql`select window_start from public.merchant_request_counter
-    where merchant_id = ${seed.otherMerchant} and window_start in (${oldWindow}, ${liveWindow})`;
+    where subject_id = ${seed.otherMerchant} and window_start in (${oldWindow}, ${liveWindow})`;
   assert.deepEqual(windows.map((row) => row.window_start.getTime()), [liveWindow.getTime()]);
 
   // The enrolments and the attempt, the business record, are untouched.
