@@ -218,6 +218,9 @@ for (const [domain, reason] of [["bounce.test", "bounced"], ["complaint.test", "
       return (await r.json())[0];
     });
     assert.equal(suppression.reason, reason);
+    // The inbox page shows the delivery state beside the email.
+    const page = await (await fetch(`${info.MAILPIT_URL}/?to=${encodeURIComponent(email)}`)).text();
+    assert.match(page, new RegExp(`<tr class="${reason}[^"]*">`));
     const reminder = await settleReminder(email);
     assert.equal(reminder.skip_reason, "suppressed");
     assert.equal((await mailTo(email)).length, 1, "only the invitation");
@@ -227,7 +230,17 @@ for (const [domain, reason] of [["bounce.test", "bounced"], ["complaint.test", "
     assert.equal(again.body[0].email_status, "skipped");
     assert.equal(again.body[0].email_skipped_reason, "suppressed");
 
-    // Another merchant's staff cannot lift it; the merchant's own can.
+    // A reviewer sees it but cannot lift it, nor can another merchant's staff; an owner can.
+    const reviewer = await asUser("selection");
+    const seen = await fetch(`${info.REST_URL}/email_suppression?id=eq.${suppression.id}`, {
+      headers: reviewer,
+    });
+    assert.equal((await seen.json()).length, 1, "the reviewer sees it");
+    const byReviewer = await fetch(`${info.REST_URL}/email_suppression?id=eq.${suppression.id}`, {
+      method: "DELETE",
+      headers: { ...reviewer, prefer: "return=representation" },
+    });
+    assert.deepEqual(await byReviewer.json(), [], "a reviewer does not lift it");
     const foreign = await fetch(`${info.REST_URL}/email_suppression?id=eq.${suppression.id}`, {
       method: "DELETE",
       headers: { ...(await asUser("otherOwner")), prefer: "return=representation" },
