@@ -7,6 +7,10 @@ import {
   dispatchResponseSchema,
 } from "../supabase/functions/job-interview-email-dispatch/schema.ts";
 import {
+  eventRequestSchema,
+  eventResponseSchema,
+} from "../supabase/functions/job-interview-email-events/schema.ts";
+import {
   registerRequestSchema,
   registerResponseSchema,
 } from "../supabase/functions/job-interview-register-users/schema.ts";
@@ -271,6 +275,37 @@ export function buildOpenApiDocument(maxUsers = 1000) {
             "422": error("A field is invalid."),
             "500": error("Unexpected failure; quote the request id."),
             "503": error("The database is unavailable; retry."),
+          },
+        },
+      },
+      "/job-interview-email-events": {
+        post: {
+          operationId: "receiveEmailEvents",
+          tags: ["Operations"],
+          summary: "Resend's delivery webhooks",
+          description: "Called by Resend, not by clients: email.sent, email.delivered, " +
+            "email.delivery_delayed, email.bounced, email.complained and email.failed, verified " +
+            "by their Svix signature with RESEND_WEBHOOK_SECRET. A hard bounce or a complaint " +
+            "suppresses the address for the merchant.",
+          security: [],
+          parameters: ["svix-id", "svix-timestamp", "svix-signature"].map((name) => ({
+            name,
+            in: "header",
+            required: true,
+            schema: { type: "string" },
+          })),
+          requestBody: { required: true, content: json(eventRequestSchema, "input") },
+          responses: {
+            "200": {
+              description: "Taken (or already taken).",
+              headers: requestIdHeader,
+              content: json(eventResponseSchema, "output"),
+            },
+            "401": error("Not signed with the project's secret, or the timestamp is stale."),
+            "409": error("The event id was taken before with another body."),
+            "413": error("The body is too large."),
+            "500": error("Unexpected failure; quote the request id."),
+            "503": error("Webhooks are not configured, or the database is unavailable; retry."),
           },
         },
       },

@@ -18,6 +18,8 @@ export interface StackKeys {
   interviewSigningKey: JWK;
   /** What the functions send to the local Resend stand-in. */
   resendApiKey: string;
+  /** The Resend webhook endpoint's signing secret (`whsec_` + base64, as Svix issues them). */
+  resendWebhookSecret: string;
 }
 
 function randomToken(bytes: number): string {
@@ -61,6 +63,9 @@ export async function generateStackKeys(): Promise<StackKeys> {
     authJwks: { keys: [publicJwk(authSigningKey)] },
     interviewSigningKey: await privateJwk("EdDSA", `interview-${randomToken(4)}`),
     resendApiKey: `re_local_${randomToken(12)}`,
+    resendWebhookSecret: `whsec_${
+      btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))))
+    }`,
   };
 }
 

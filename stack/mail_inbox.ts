@@ -17,8 +17,13 @@
 //                         it waited (it never reached us), "during" takes it anyway, "after"
 //                         takes it and withholds the answer
 //   GET /api/held         {"held": N}: calls waiting for a release
+//   POST /api/webhooks    {"delay_ms": D, "enabled": bool}: how its delivery webhooks go
 // Recipients at the reserved `.invalid` top-level domain are rejected, as a provider rejects an
-// address it cannot deliver to.
+// address it cannot deliver to. For each email it accepts it posts Resend's webhooks, signed as
+// Resend signs them (Svix), each after the configured delay: `email.sent`, then
+// `email.delivered`; for a recipient at `bounce.test` `email.bounced` (a permanent bounce)
+// instead, and at `complaint.test` `email.complained` after the delivery.
+import { signDeliveryEvent } from "../supabase/functions/_shared/email/webhook.ts";
 import { inboxPage, type RejectedEmail, viewPage } from "./mail_inbox_page.ts";
 
 export interface StoredEmail {
@@ -32,6 +37,9 @@ export interface StoredEmail {
   headers: Record<string, string>;
   idempotency_key: string | null;
   received_at: string;
+  tags: { name: string; value: string }[];
+  /** The last delivery event sent for it (email.sent, email.delivered, ...). */
+  delivery: string | null;
 }
 
 interface ApiCall {
@@ -198,6 +206,8 @@ function acceptEmail(
       >,
       idempotency_key: idempotencyKey,
       received_at: new Date().toISOString(),
+      tags: Array.isArray(e.tags) ? e.tags as { name: string; value: string }[] : [],
+      delivery: null,
     },
   };
 }
@@ -211,6 +221,8 @@ export interface MailInboxOptions {
   ownerEmail: string;
   /** Requests a second; Resend's default team limit is 2. */
   rateLimit?: number;
+  /** Where and how its delivery webhooks go; none without it. */
+  webhook?: { url: string; secret: string; delayMs: number };
 }
 
 /** What the inbox remembers; kept outside the server so that a stopped inbox starts again as it was. */
@@ -222,10 +234,62 @@ export interface InboxState {
   faults: Fault[];
   idempotency: Map<string, { hash: string; answer?: Answer; expires: number }>;
   held: (() => void)[];
+  /** Delivery webhooks: the delay before each (null: the configured one), or none at all. */
+  webhooks: {
+    delayMs: number | null;
+    enabled: boolean;
+    timers: Set<ReturnType<typeof setTimeout>>;
+  };
 }
 
 export function createInboxState(): InboxState {
-  return { emails: [], rejected: [], calls: [], faults: [], idempotency: new Map(), held: [] };
+  return {
+    emails: [],
+    rejected: [],
+    calls: [],
+    faults: [],
+    idempotency: new Map(),
+    held: [],
+    webhooks: { delayMs: null, enabled: true, timers: new Set() },
+  };
+}
+
+/** Delivery webhooks the inbox has in flight at once. */
+const WEBHOOKS_IN_FLIGHT = 4;
+
+/** The events Resend would report for an email to this address, in order. */
+export function deliveryEvents(address: string): string[] {
+  const domain = address.slice(address.lastIndexOf("@") + 1).toLowerCase();
+  if (domain === "bounce.test") return ["email.sent", "email.bounced"];
+  if (domain === "complaint.test") return ["email.sent", "email.delivered", "email.complained"];
+  return ["email.sent", "email.delivered"];
+}
+
+function eventBody(type: string, email: StoredEmail): string {
+  const at = new Date().toISOString();
+  return JSON.stringify({
+    type,
+    created_at: at,
+    data: {
+      created_at: email.received_at,
+      email_id: email.id,
+      from: email.from,
+      to: email.to,
+      subject: email.subject,
+      ...(email.tags.length
+        ? { tags: Object.fromEntries(email.tags.map((t) => [t.name, t.value])) }
+        : {}),
+      ...(type === "email.bounced"
+        ? {
+          bounce: {
+            message: "The recipient's mail server permanently rejected the email.",
+            subType: "General",
+            type: "Permanent",
+          },
+        }
+        : {}),
+    },
+  });
 }
 
 export function startMailInbox(
@@ -237,7 +301,53 @@ export function startMailInbox(
     verifiedDomains: options.verifiedDomains.map((domain) => domain.toLowerCase()),
     ownerEmail: options.ownerEmail,
   };
-  const { emails, rejected, calls, faults, idempotency, held } = state;
+  const { emails, rejected, calls, faults, idempotency, held, webhooks } = state;
+
+  /** Posts each event of an accepted email after the delay, in order; retried as Svix does. */
+  function notify(email: StoredEmail) {
+    const target = options.webhook;
+    if (!target || !webhooks.enabled) return;
+    const events = deliveryEvents(email.to[0] ?? "");
+    const post = async (type: string) => {
+      const id = `msg_${crypto.randomUUID().replaceAll("-", "")}`;
+      const body = eventBody(type, email);
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const res = await fetch(target.url, {
+          method: "POST",
+          headers: signDeliveryEvent(target.secret, id, new Date(), body),
+          body,
+        }).catch(() => null);
+        await res?.body?.cancel();
+        if (res?.ok) return;
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      }
+    };
+    const step = (index: number) => {
+      if (index >= events.length) return;
+      const timer = setTimeout(() => {
+        webhooks.timers.delete(timer);
+        email.delivery = events[index];
+        enqueue(() => post(events[index])).then(() => step(index + 1));
+      }, webhooks.delayMs ?? target.delayMs);
+      webhooks.timers.add(timer);
+    };
+    step(0);
+  }
+
+  // A few deliveries at a time, as Svix paces an endpoint: a batch of 100 emails does not turn
+  // into 100 simultaneous calls to the function.
+  const waiting: (() => void)[] = [];
+  let inFlight = 0;
+  async function enqueue(work: () => Promise<void>): Promise<void> {
+    if (inFlight >= WEBHOOKS_IN_FLIGHT) await new Promise<void>((go) => waiting.push(go));
+    inFlight++;
+    try {
+      await work();
+    } finally {
+      inFlight--;
+      waiting.shift()?.();
+    }
+  }
   // Refused emails, for the page's delivery states.
   const remember = (input: unknown, reason: string) => {
     const e = (typeof input === "object" && input !== null ? input : {}) as Record<string, unknown>;
@@ -274,6 +384,7 @@ export function startMailInbox(
         return reject(accepted.error);
       }
       emails.push(accepted.email);
+      notify(accepted.email);
       return { status: 200, body: { id: accepted.email.id } };
     }
     if (!Array.isArray(body)) return error(400, "validation_error", "The body must be an array.");
@@ -292,6 +403,7 @@ export function startMailInbox(
     const errors = rejections.map(({ index, message }) => ({ index, message }));
     const stored = results.flatMap((r) => "email" in r ? [r.email] : []);
     emails.push(...stored);
+    for (const email of stored) notify(email);
     const data = stored.map((email) => ({ id: email.id }));
     return { status: 200, body: batchValidation === "permissive" ? { data, errors } : { data } };
   }
@@ -457,6 +569,17 @@ export function startMailInbox(
         return new Response(null, { status: 204 });
       }
       if (path === "/api/held" && req.method === "GET") return Response.json({ held: held.length });
+      if (path === "/api/webhooks" && req.method === "POST") {
+        const body = await req.json().catch(() => null) as
+          | { delay_ms?: number | null; enabled?: boolean }
+          | null;
+        if (!body) {
+          return Response.json({ error: "expected {delay_ms?, enabled?}" }, { status: 400 });
+        }
+        if (body.delay_ms !== undefined) webhooks.delayMs = body.delay_ms;
+        if (body.enabled !== undefined) webhooks.enabled = body.enabled;
+        return Response.json({ delay_ms: webhooks.delayMs, enabled: webhooks.enabled });
+      }
       if (path === "/api/release" && req.method === "POST") {
         const waiting = held.splice(0);
         for (const go of waiting) go();

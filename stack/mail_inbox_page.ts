@@ -60,8 +60,12 @@ export function inboxPage(
       to: e.to,
       subject: e.subject,
       from: e.from,
-      state: "delivered",
-      detail: "accepted and kept by this local inbox",
+      // What its delivery webhooks last reported (sent, delivered, bounced, complained), or,
+      // before any, that the inbox took it.
+      state: e.delivery?.replace(/^email\./, "") ?? "delivered",
+      detail: e.delivery
+        ? `last delivery event sent to the project: ${e.delivery}`
+        : "accepted and kept by this local inbox",
       received_at: e.received_at,
     })),
     ...rejected.map((r) => ({
@@ -112,7 +116,8 @@ flex-wrap:wrap}h1{font-size:20px;margin:0}form{display:flex;gap:8px;align-items:
 main{display:flex;flex:1;min-height:0}#list{flex:0 0 48%;overflow:auto;border-right:1px solid #ddd}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:6px 8px;
 text-align:left;font-size:13px;vertical-align:top}th{position:sticky;top:0;background:#fafafa}
-tr.selected{background:#eef2ff}tr.rejected td{color:#991b1b}.state{font-size:12px;padding:1px 6px;
+tr.selected{background:#eef2ff}tr.rejected td,tr.bounced td,tr.complained td{color:#991b1b}
+tr.bounced .state,tr.complained .state{background:#fee2e2;color:#991b1b}.state{font-size:12px;padding:1px 6px;
 border-radius:8px;background:#dcfce7;color:#166534}tr.rejected .state{background:#fee2e2;
 color:#991b1b}iframe{flex:1;border:0;height:100%}.count{color:#555;font-size:13px}
 .empty{padding:24px;color:#555}

@@ -19,6 +19,8 @@ export interface StackOptions {
   apiPort: number;
   /** Mail inbox (Resend stand-in) port; 0 picks a free one. */
   mailPort: number;
+  /** How long the inbox waits before each delivery webhook it sends (default 200 ms). */
+  mailWebhookDelayMs?: number;
   /** How often the stack runs the email dispatch; 0 never (tests run it themselves). */
   dispatchIntervalMs: number;
   /** Folder for the stack's logs. */
@@ -99,6 +101,7 @@ export function functionEnvironment(
     INTERVIEW_FRONTEND_URL: "http://localhost:3000",
     RESEND_API_KEY: keys.resendApiKey,
     RESEND_BASE_URL: info.MAILPIT_URL,
+    RESEND_WEBHOOK_SECRET: keys.resendWebhookSecret,
     EMAIL_FROM_ADDRESS: `invitations@${EMAIL_DOMAIN}`,
   };
 }
@@ -182,11 +185,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         apiKey: keys.resendApiKey,
         verifiedDomains: [EMAIL_DOMAIN],
         ownerEmail: `owner@${EMAIL_DOMAIN}`,
+        // Resend posts its events to the project's function through the gateway, signed.
+        webhook: {
+          url: `http://127.0.0.1:${apiPort}/functions/v1/job-interview-email-events`,
+          secret: keys.resendWebhookSecret,
+          delayMs: options.mailWebhookDelayMs ?? 200,
+        },
       }, inboxState);
     let inbox: Deno.HttpServer | null = launchInbox();
     const stopInbox = async () => {
       // Held calls would keep the server from shutting down.
       for (const go of inboxState.held.splice(0)) go();
+      for (const timer of inboxState.webhooks.timers) clearTimeout(timer);
+      inboxState.webhooks.timers.clear();
       await inbox?.shutdown();
       inbox = null;
     };

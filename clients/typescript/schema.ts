@@ -84,6 +84,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/job-interview-email-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resend's delivery webhooks
+         * @description Called by Resend, not by clients: email.sent, email.delivered, email.delivery_delayed, email.bounced, email.complained and email.failed, verified by their Svix signature with RESEND_WEBHOOK_SECRET. A hard bounce or a complaint suppresses the address for the merchant.
+         */
+        post: operations["receiveEmailEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -164,7 +184,7 @@ export interface operations {
                          * @example jozo@jozo.sk
                          */
                         email?: unknown;
-                        /** @description Your id for the candidate, echoed back and in webhooks. */
+                        /** @description Your id for the candidate, echoed back and shown with each enrolment's email delivery state (the enrolment_email_status view). */
                         external_id?: string | null;
                     }[];
                     /**
@@ -254,12 +274,18 @@ export interface operations {
                          */
                         expires_at?: string;
                         /**
-                         * @description The invitation email: sent, queued (will be retried), failed (see email_error), or skipped (not asked, a test, or the merchant's emails are off). Present only on success.
+                         * @description The invitation email at answer time: sent, queued (will be retried), failed (see email_error), or skipped (see email_skipped_reason). A test registration's email is sent too, marked "[Test]". Delivery (delivered, bounced, ...) is reported later, in the enrolment_email_status view. Present only on success.
                          * @enum {string}
                          */
                         email_status?: "sent" | "queued" | "failed" | "skipped";
                         /** @description Why the email failed. */
                         email_error?: string;
+                        /**
+                         * @description Why the email was skipped (with email_status skipped): not_requested, emails_disabled (the merchant's candidate emails are off), suppressed (the address bounced or complained before), or why it could no longer go: token_revoked, token_used, token_expired, enrolment_deleted, interview_unavailable.
+                         * @example not_requested
+                         * @example suppressed
+                         */
+                        email_skipped_reason?: string;
                     }[];
                 };
             };
@@ -579,6 +605,116 @@ export interface operations {
                 };
             };
             /** @description The database is unavailable; retry. */
+            503: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    receiveEmailEvents: {
+        parameters: {
+            query?: never;
+            header: {
+                "svix-id": string;
+                "svix-timestamp": string;
+                "svix-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description One of email.sent, email.delivered, email.delivery_delayed, email.bounced, email.complained, email.failed; other types are acknowledged and ignored.
+                     * @example email.delivered
+                     */
+                    type: string;
+                    /** @description When Resend created the event. */
+                    created_at: string;
+                    data: {
+                        /** @description Resend's id of the email. */
+                        email_id: string;
+                        bounce?: {
+                            /** @description Permanent (suppresses the address) or Transient. */
+                            type: string;
+                            message: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Taken (or already taken). */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        received: true;
+                        /**
+                         * @description applied: recorded on the email's row; duplicate: this event id was taken before (a redelivery), nothing changed; unknown_email: not an email this project sent, ignored.
+                         * @enum {string}
+                         */
+                        outcome: "applied" | "duplicate" | "unknown_email";
+                    };
+                };
+            };
+            /** @description Not signed with the project's secret, or the timestamp is stale. */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The event id was taken before with another body. */
+            409: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is too large. */
+            413: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; quote the request id. */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Webhooks are not configured, or the database is unavailable; retry. */
             503: {
                 headers: {
                     "x-request-id": components["headers"]["RequestId"];

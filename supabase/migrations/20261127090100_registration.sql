@@ -203,9 +203,9 @@ begin
     coalesce(v_interview.interview_available_till, 'infinity'::timestamptz)
   );
 
-  -- Test enrolments and merchants with candidate emails off get no email.
-  v_send_email := coalesce(p_send_email, false) and not p_is_test
-    and v_merchant.candidate_emails_enabled;
+  -- Merchants with candidate emails off send none; a test registration's email goes out marked
+  -- as a test (and, like its enrolment, draws nothing from the headroom).
+  v_send_email := coalesce(p_send_email, false) and v_merchant.candidate_emails_enabled;
 
   -- The batch, set-wise: first row of an email wins; new real enrolments draw on the headroom in
   -- input order; accepted rows are upserted and each gets a token record.
@@ -276,21 +276,34 @@ begin
       profile_interview_id, merchant_id, interview_def_set_id, position_def_set_id, is_test,
       expires_at
     )
-    select u.id, v_merchant_id, v_interview.id, v_position.id, false, v_expires_at
+    select u.id, v_merchant_id, v_interview.id, v_position.id, p_is_test, v_expires_at
     from upserted u
     where v_send_email
+      -- An address that bounced or complained gets nothing more from this merchant.
+      and not exists (select 1 from public.email_suppression s
+        where s.merchant_id = v_merchant_id and lower(s.email) = u.email_key)
     returning jti, profile_interview_id
   ),
   queued as (
     insert into public.email_outbox (
-      merchant_id, profile_interview_id, token_jti, link_interview_id, view_hm, view_hi
+      merchant_id, profile_interview_id, token_jti, link_interview_id, view_hm, view_hi, is_test
     )
     select v_merchant_id, et.profile_interview_id, et.jti, p_interview_id,
       coalesce((p_view ->> 'hide_menu')::boolean, false),
-      coalesce((p_view ->> 'hide_iframe')::boolean, false)
+      coalesce((p_view ->> 'hide_iframe')::boolean, false), p_is_test
     from email_tokens et
-    on conflict (profile_interview_id) where status in ('pending', 'sending') do nothing
+    on conflict (profile_interview_id) where status in ('pending', 'sending')
+      and kind = 'invitation' do nothing
     returning id, profile_interview_id
+  ),
+  -- A new invitation restarts the chain: the previous link's reminders that have not gone out
+  -- are cancelled (one already in a send group goes as it is).
+  -- (An index lookup by enrolment, whatever the join settings of this statement.)
+  superseded as (
+    update public.email_outbox r
+    set status = 'skipped', skip_reason = 'superseded'
+    where r.profile_interview_id = any (array(select q.profile_interview_id from queued q))
+      and r.kind = 'reminder' and r.status = 'pending' and r.batch_id is null
   ),
   -- revoke_previous: earlier unused links of these enrolments stop working, except those an
   -- unsent invitation still carries. (This statement's own new tokens are not in its snapshot.)
@@ -317,7 +330,17 @@ begin
       when r.seen > 1 then jsonb_build_object('i', r.i, 'error', 'duplicate email in this request')
       when u.id is null then jsonb_build_object('i', r.i, 'error', 'invitation limit reached')
       else jsonb_build_object('i', r.i, 'profile_interview_id', u.id, 'jti', t.jti,
-        'email', case when not v_send_email then 'skipped' else 'queued' end,
+        'email', case when not v_send_email then 'skipped'
+          when q.id is null and exists (select 1 from public.email_suppression s
+            where s.merchant_id = v_merchant_id and lower(s.email) = u.email_key)
+          then 'skipped' else 'queued' end,
+        'email_skipped_reason', case
+          when not coalesce(p_send_email, false) then 'not_requested'
+          when not v_merchant.candidate_emails_enabled then 'emails_disabled'
+          when q.id is null and exists (select 1 from public.email_suppression s
+            where s.merchant_id = v_merchant_id and lower(s.email) = u.email_key)
+          then 'suppressed'
+        end,
         'email_outbox_id', q.id)
     end
     order by r.i

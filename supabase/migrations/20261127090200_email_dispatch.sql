@@ -164,11 +164,22 @@ begin
         when t.used_at is not null then 'token_used'
         when t.expires_at <= now() then 'token_expired'
         when e.status = 'deleted' then 'enrolment_deleted'
-        when i.status in ('archived', 'deleted', 'completed', 'draft', 'preparing')
+        -- A test registration's email may go for an interview not yet published.
+        when i.status in ('archived', 'deleted', 'completed')
+          or (i.status in ('draft', 'preparing') and not o.is_test)
           or i.interview_available_till <= now()
-          or p.status in ('archived', 'deleted', 'completed', 'draft', 'preparing')
+          or p.status in ('archived', 'deleted', 'completed')
+          or (p.status in ('draft', 'preparing') and not o.is_test)
           then 'interview_unavailable'
         when not m.candidate_emails_enabled then 'emails_disabled'
+        -- The address bounced or complained: nothing more goes to it from this merchant.
+        when exists (select 1 from public.email_suppression s
+          where s.merchant_id = o.merchant_id and lower(s.email) = lower(e.email))
+          then 'suppressed'
+        -- A reminder is for candidates who have not started.
+        when o.kind = 'reminder' and exists (select 1 from public.interview_result a
+          where a.profile_interview_id = o.profile_interview_id)
+          then 'attempt_started'
       end as reason
     from due d
     join public.email_outbox o on o.id = d.id
@@ -223,6 +234,8 @@ begin
         'rows', case when b.payload is not null then '[]'::jsonb else (
           select jsonb_agg(jsonb_build_object(
             'id', o.id,
+            'kind', o.kind,
+            'is_test', o.is_test,
             'link_interview_id', o.link_interview_id,
             'view_hm', o.view_hm,
             'view_hi', o.view_hi,
@@ -242,6 +255,7 @@ begin
               'merchant_id', t.merchant_id,
               'interview_id', t.interview_def_set_id,
               'position_id', t.position_def_set_id,
+              'is_test', t.is_test,
               'iat', floor(extract(epoch from t.issued_at))::bigint,
               'exp', floor(extract(epoch from t.expires_at))::bigint
             )
@@ -330,7 +344,23 @@ begin
         sent_at = case when x.provider_id is not null then now() end
       from result x
       where o.id = x.id and o.batch_id = p_batch_id and o.status = 'sending'
-      returning o.id, o.status, o.profile_interview_id, o.last_error
+      returning o.id, o.status, o.profile_interview_id, o.last_error, o.kind, o.merchant_id,
+        o.token_jti, o.link_interview_id, o.view_hm, o.view_hi, o.is_test
+    ),
+    -- A sent invitation schedules its reminders (the interview's, the merchant's or the
+    -- platform's delays, counted from now), sent by these same groups when due.
+    reminders as (
+      insert into public.email_outbox (merchant_id, profile_interview_id, token_jti,
+        link_interview_id, view_hm, view_hi, is_test, kind, invitation_id, reminder_no,
+        next_attempt_at)
+      select u.merchant_id, u.profile_interview_id, u.token_jti, u.link_interview_id, u.view_hm,
+        u.view_hi, u.is_test, 'reminder', u.id, d.n, now() + d.delay
+      from updated u
+      join public.profile_interview e on e.id = u.profile_interview_id
+      cross join lateral unnest(private.reminder_delays_of(e.interview_def_set_id))
+        with ordinality as d (delay, n)
+      where u.status = 'sent' and u.kind = 'invitation'
+      on conflict (invitation_id, reminder_no) where invitation_id is not null do nothing
     ),
     -- Marking enrolments invited never waits: a registration may hold an enrolment while it
     -- waits for this transaction's outbox rows, and waiting back would deadlock. A skipped

@@ -23,7 +23,8 @@ revoke all on all functions in schema public from public, anon, authenticated, s
 -- settings, never the invitation headroom, the rate limit or the hierarchy.
 grant select on public.merchant to authenticated;
 grant update (name, interview_frontend_domain, email_sender_name, email_reply_to,
-  candidate_emails_enabled, brand_color, logo_url) on public.merchant to authenticated;
+  candidate_emails_enabled, brand_color, logo_url, reminder_delays) on public.merchant
+  to authenticated;
 
 -- profile: read (own row, staff their merchants' people); a user may rename themselves only.
 grant select on public.profile to authenticated;
@@ -33,9 +34,9 @@ grant update (name) on public.profile to authenticated;
 -- (RLS decides whose); a row never moves to another merchant.
 grant select, delete on public.interview_def_set to authenticated;
 grant insert (merchant_id, name, status, mojito_language_code, interview_available_till,
-  attempts_allowed) on public.interview_def_set to authenticated;
-grant update (name, status, mojito_language_code, interview_available_till, attempts_allowed)
-  on public.interview_def_set to authenticated;
+  attempts_allowed, reminder_delays) on public.interview_def_set to authenticated;
+grant update (name, status, mojito_language_code, interview_available_till, attempts_allowed,
+  reminder_delays) on public.interview_def_set to authenticated;
 
 grant select, delete on public.position_def_set to authenticated;
 grant insert (merchant_id, name, status) on public.position_def_set to authenticated;
@@ -56,7 +57,15 @@ grant select on public.interview_token to authenticated;
 grant select on public.email_outbox to authenticated;
 grant select on public.interview_result to authenticated;
 
--- idempotency_request, merchant_request_counter, email_send_batch: no API role at all.
+-- Suppressed addresses (a hard bounce or a complaint): staff see theirs; owners and recruiters
+-- lift one by deleting it.
+grant select, delete on public.email_suppression to authenticated;
+
+-- idempotency_request, merchant_request_counter, email_send_batch, email_event: no API role at
+-- all.
+
+-- Each enrolment's email status, as the caller's policies let them see it.
+grant execute on function public.enrolment_email_status to authenticated;
 
 -- The helpers RLS policies call (`private`, a schema the Data API does not expose): the one
 -- definition of which merchants the caller may see, manage or own. They run as the caller, who
@@ -73,7 +82,7 @@ grant execute on function private.visible_merchant_ids, private.manageable_merch
 grant execute on function public.admit_registration, public.register_interview_users,
   public.finish_idempotent_request, public.claim_invitation_emails,
   public.freeze_invitation_batches, public.record_invitation_batch, public.start_interview,
-  public.revoke_interview_tokens to service_role;
+  public.revoke_interview_tokens, public.record_email_event to service_role;
 
 -- Executable by no API role: touch_updated_at (a trigger: checked when the trigger is created,
 -- not when it fires), count_request, resolve_registration_merchant and replay_idempotent_request

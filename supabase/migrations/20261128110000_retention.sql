@@ -4,7 +4,8 @@
 -- invitation carries, unexpired tokens, and idempotency keys while a replay may still come.
 -- Removed, by default: token records 30 days after their link expired (a link is useless by then,
 -- and support can still tell "expired" from "never issued" for a month), sent invitations after
--- 30 days and failed or skipped ones after 90 (with their settled send groups), expired idempotency keys, rate-limit windows after an hour.
+-- 30 days and failed or skipped ones after 90 (with their settled send groups), delivery events
+-- after 90 days, expired idempotency keys, rate-limit windows after an hour.
 
 -- Looks up what the purge removes without scanning the tables.
 create index interview_token_expires_idx on public.interview_token (expires_at)
@@ -31,12 +32,16 @@ declare
   v_tokens integer;
   v_keys integer;
   v_counters integer;
+  v_events integer;
 begin
   delete from public.email_outbox o
   where o.ctid = any (array(
     select x.ctid from public.email_outbox x
-    where (x.status = 'sent' and x.updated_at < now() - p_sent_keep)
-      or (x.status in ('failed', 'skipped') and x.updated_at < now() - p_failed_keep)
+    where ((x.status = 'sent' and x.updated_at < now() - p_sent_keep)
+      or (x.status in ('failed', 'skipped') and x.updated_at < now() - p_failed_keep))
+      -- An invitation stays while a reminder of it still waits (the reminder refers to it).
+      and not exists (select 1 from public.email_outbox r
+        where r.invitation_id = x.id and r.status in ('pending', 'sending'))
     limit p_batch
     for update skip locked
   ));
@@ -85,8 +90,20 @@ begin
   ));
   get diagnostics v_counters = row_count;
 
+  -- Delivery events: kept as long as failed emails, for support; Resend stops redelivering an
+  -- event within days, so its id is not needed for deduplication that long.
+  delete from public.email_event ev
+  where ev.ctid = any (array(
+    select x.ctid from public.email_event x
+    where x.received_at < now() - p_failed_keep
+    limit p_batch
+    for update skip locked
+  ));
+  get diagnostics v_events = row_count;
+
   return jsonb_build_object('email_outbox', v_outbox, 'interview_token', v_tokens,
-    'idempotency_request', v_keys, 'merchant_request_counter', v_counters);
+    'idempotency_request', v_keys, 'merchant_request_counter', v_counters,
+    'email_event', v_events);
 end
 $$;
 
@@ -111,7 +128,7 @@ declare
   v_full boolean;
 begin
   p_removed := '{"email_outbox": 0, "interview_token": 0, "idempotency_request": 0,
-    "merchant_request_counter": 0}'::jsonb;
+    "merchant_request_counter": 0, "email_event": 0}'::jsonb;
   loop
     v_batch := private.purge_expired_batch(p_token_keep, p_sent_keep, p_failed_keep,
       p_counter_keep, p_batch);

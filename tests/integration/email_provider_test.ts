@@ -127,7 +127,8 @@ Deno.test("2 requests a second, with the rate-limit headers, then 429 with retry
 
 async function outboxOf(address: string) {
   const [row] = await sql`select o.id, o.status, o.attempts, o.last_error from public.email_outbox o
-    join public.profile_interview e on e.id = o.profile_interview_id where e.email = ${address}`;
+    join public.profile_interview e on e.id = o.profile_interview_id
+      and o.kind = 'invitation' where e.email = ${address}`;
   return row;
 }
 

@@ -54,6 +54,7 @@ Deno.test("1,000 candidates: 1,000 emails, each once, through at most 10 API cal
   assert.ok(calls.length <= 10, `${calls.length} API calls`);
   const outbox = await sql`select o.status, o.provider_id from public.email_outbox o
     join public.profile_interview e on e.id = o.profile_interview_id
+      and o.kind = 'invitation'
     where lower(e.email) = any (${addresses})`;
   assert.equal(outbox.length, 1000);
   assert.ok(outbox.every((row) => row.status === "sent" && row.provider_id));
@@ -80,6 +81,7 @@ for (
     exactlyOnce(deliveries(await inbox.emails()), addresses);
     const rows = await sql`select o.status, o.attempts from public.email_outbox o
       join public.profile_interview e on e.id = o.profile_interview_id
+      and o.kind = 'invitation'
       where lower(e.email) = any (${addresses})`;
     assert.ok(rows.every((row) => row.status === "sent"));
     assert.ok(rows.every((row) => row.attempts >= 2));
@@ -104,19 +106,23 @@ Deno.test("a rejected address fails alone; the others arrive", async () => {
   assert.match(res.body[1].email_error, /rejected/);
   exactlyOnce(deliveries(await inbox.emails()), good);
   const [row] = await sql`select o.status, o.last_error from public.email_outbox o
-    join public.profile_interview e on e.id = o.profile_interview_id where e.email = ${bad}`;
+    join public.profile_interview e on e.id = o.profile_interview_id
+      and o.kind = 'invitation' where e.email = ${bad}`;
   assert.equal(row.status, "failed");
   assert.match(row.last_error, /rejected/);
 });
 
-Deno.test("email_status: skipped when not asked, for tests, and when the merchant turned emails off", async () => {
+Deno.test("email_status: skipped, with its reason, when not asked and when the merchant turned emails off", async () => {
   await inbox.clear();
   const notAsked = await register([{ email: uniqueEmail() }], { send_email: false });
   assert.equal(notAsked.body[0].email_status, "skipped");
+  assert.equal(notAsked.body[0].email_skipped_reason, "not_requested");
   const absent = await register([{ email: uniqueEmail() }], { send_email: undefined });
   assert.equal(absent.body[0].email_status, "skipped");
-  const test = await register([{ email: uniqueEmail() }], { is_test: true });
+  assert.equal(absent.body[0].email_skipped_reason, "not_requested");
+  const test = await register([{ email: uniqueEmail() }], { is_test: true, send_email: false });
   assert.equal(test.body[0].email_status, "skipped");
+  assert.equal(test.body[0].email_skipped_reason, "not_requested");
   await sql`update public.merchant set candidate_emails_enabled = false where id = ${seed.otherMerchant}`;
   try {
     const off = await postRegister({
@@ -126,6 +132,7 @@ Deno.test("email_status: skipped when not asked, for tests, and when the merchan
       send_email: true,
     }, asService);
     assert.equal(off.body[0].email_status, "skipped");
+    assert.equal(off.body[0].email_skipped_reason, "emails_disabled");
   } finally {
     await sql`update public.merchant set candidate_emails_enabled = true where id = ${seed.otherMerchant}`;
   }
@@ -158,7 +165,8 @@ Deno.test("revoke_previous leaves the link of an invitation still to be sent", a
   const email = uniqueEmail("keep");
   await register([{ email }]);
   const [waiting] = await sql`select o.status from public.email_outbox o
-    join public.profile_interview e on e.id = o.profile_interview_id where e.email = ${email}`;
+    join public.profile_interview e on e.id = o.profile_interview_id
+      and o.kind = 'invitation' where e.email = ${email}`;
   // A 500 leaves the outcome open: the row stays with its send group, which waits for a retry.
   assert.equal(waiting.status, "sending", "the invitation waits for a retry");
   const again = await register([{ email }], { send_email: false, revoke_previous: true });

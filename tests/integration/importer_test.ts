@@ -243,7 +243,7 @@ Deno.test("a corrected file sent again invites only the rows that failed", async
   const invitations = async () =>
     Object.fromEntries(
       (await sql`select p.email, count(o.id)::int as n from public.profile_interview p
-        join public.email_outbox o on o.profile_interview_id = p.id
+        join public.email_outbox o on o.profile_interview_id = p.id and o.kind = 'invitation'
         where p.email like ${`resume-${run}-%`} group by p.email`).map((r) => [r.email, r.n]),
     );
   assert.deepEqual(await invitations(), { [emails[0]]: 1, [emails[1]]: 1 });

@@ -73,6 +73,7 @@ Deno.test("64 concurrent clients: no 5xx, nothing lost, nothing doubled", async 
   await drainOutbox(sql, [...emailed], 60_000);
   const sent = await sql`select lower(e.email) as email, count(*)::int as sent
     from public.email_outbox o join public.profile_interview e on e.id = o.profile_interview_id
+      and o.kind = 'invitation'
     where e.interview_def_set_id = ${interview.id} and o.status = 'sent'
     group by 1`;
   const received = deliveries(await inbox.emails());

@@ -69,6 +69,7 @@ async function drain(addresses: string[], limit: number, ms = 90_000) {
     const [{ waiting }] = await sql`
       select count(*)::int as waiting
       from public.email_outbox o join public.profile_interview e on e.id = o.profile_interview_id
+      and o.kind = 'invitation'
       where lower(e.email) = any (${addresses}) and o.status in ('pending', 'sending')`;
     if (waiting === 0) return;
     const res = await fetch(`${info.FUNCTIONS_URL}/job-interview-email-dispatch`, {
@@ -150,6 +151,7 @@ async function trial(
   // The registration committed before its first email was sent, whatever its caller saw.
   const [{ count }] = await sql`select count(*)::int from public.email_outbox o
     join public.profile_interview e on e.id = o.profile_interview_id
+      and o.kind = 'invitation'
     where lower(e.email) = any (${addresses})`;
   assert.equal(count, size, `${describe}: outbox rows (HTTP ${registered.status})`);
 
@@ -169,6 +171,7 @@ async function trial(
   );
   const states = await sql`select o.status::text, count(*)::int from public.email_outbox o
     join public.profile_interview e on e.id = o.profile_interview_id
+      and o.kind = 'invitation'
     where lower(e.email) = any (${addresses}) group by 1`;
   assert.deepEqual(
     states.map((row) => `${row.count} ${row.status}`),

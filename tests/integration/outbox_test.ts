@@ -36,6 +36,7 @@ async function outboxRow(email: string) {
   const [row] = await sql`select o.id, o.status::text, o.skip_reason, o.last_error, o.token_jti,
       o.profile_interview_id, o.batch_id
     from public.email_outbox o join public.profile_interview e on e.id = o.profile_interview_id
+      and o.kind = 'invitation'
     where e.email = ${email} order by o.created_at desc limit 1`;
   return row;
 }

@@ -20,19 +20,21 @@ const MATRIX: Record<string, { authenticated: string; columns?: string }> = {
   api_key_request_counter: { authenticated: "" },
   email_outbox: { authenticated: "select" },
   email_send_batch: { authenticated: "" },
+  email_event: { authenticated: "" },
+  email_suppression: { authenticated: "select,delete" },
   idempotency_request: { authenticated: "" },
   interview_def_set: {
     authenticated: "select,delete",
     columns: "insert(merchant_id,name,status,mojito_language_code,interview_available_till," +
-      "attempts_allowed) update(name,status,mojito_language_code,interview_available_till," +
-      "attempts_allowed)",
+      "attempts_allowed,reminder_delays) update(name,status,mojito_language_code," +
+      "interview_available_till,attempts_allowed,reminder_delays)",
   },
   interview_result: { authenticated: "select" },
   interview_token: { authenticated: "select" },
   merchant: {
     authenticated: "select",
     columns: "update(name,interview_frontend_domain,email_sender_name,email_reply_to," +
-      "candidate_emails_enabled,brand_color,logo_url)",
+      "candidate_emails_enabled,brand_color,logo_url,reminder_delays)",
   },
   merchant_request_counter: { authenticated: "" },
   position_def_set: {

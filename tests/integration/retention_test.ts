@@ -73,6 +73,12 @@ Deno.test("the purge keeps what audits and replays need and removes the rest", a
     values (${seed.otherMerchant}, ${oldWindow}, 5), (${seed.otherMerchant}, ${liveWindow}, 1)
     on conflict do nothing`;
 
+  // Delivery events: kept 90 days.
+  const eventPrefix = `retention-${crypto.randomUUID()}`;
+  await sql`insert into public.email_event (id, type, body_hash, received_at)
+    values (${`${eventPrefix}-old`}, 'email.delivered', 'h', ${ago(100)}),
+      (${`${eventPrefix}-recent`}, 'email.delivered', 'h', ${ago(10)})`;
+
   // Batches of 2: the procedure must loop, committing between batches.
   const [{ p_removed: removed }] = await sql.unsafe(
     "call private.purge_expired_rows(p_batch => 2)",
@@ -93,6 +99,9 @@ Deno.test("the purge keeps what audits and replays need and removes the rest", a
   const keys = (await sql`select key from public.idempotency_request
     where key like ${`${keyPrefix}%`}`).map((row) => row.key);
   assert.deepEqual(keys, [`${keyPrefix}-live`]);
+  const events = (await sql`select id from public.email_event
+    where id like ${`${eventPrefix}%`}`).map((row) => row.id);
+  assert.deepEqual(events, [`${eventPrefix}-recent`]);
   const windows = await sql`select window_start from public.merchant_request_counter
     where subject_id = ${seed.otherMerchant} and window_start in (${oldWindow}, ${liveWindow})`;
   assert.deepEqual(windows.map((row) => row.window_start.getTime()), [liveWindow.getTime()]);

@@ -54,7 +54,8 @@ async function stored(users: { email: string }[]) {
     select e.email, e.id::text as enrolment,
       (select array_agg(t.jti::text order by t.jti) from public.interview_token t
         where t.profile_interview_id = e.id and t.revoked_at is null) as tokens,
-      (select count(*)::int from public.email_outbox o where o.profile_interview_id = e.id)
+      (select count(*)::int from public.email_outbox o
+        where o.profile_interview_id = e.id and o.kind = 'invitation')
         as emails
     from public.profile_interview e
     where e.email = any (${emails})

@@ -7,7 +7,7 @@
 // copy its current text). `filter` (a test name or /regex/) keeps a run cheap.
 //
 // Guards still to come with their issues, each to get entries here when it lands: API keys,
-// tenancy policies, email suppression, webhook signatures, Greenhouse authentication.
+// tenancy policies, Greenhouse authentication.
 
 export interface Mutant {
   /** Short and unique; `deno task mutants <name>` runs only this one. */
@@ -30,7 +30,12 @@ const DISPATCH_SQL = "supabase/migrations/20261127090200_email_dispatch.sql";
 const START_SQL = "supabase/migrations/20261127090300_interview_start.sql";
 const GRANTS_SQL = "supabase/migrations/20261127095000_data_api_grants.sql";
 
+const CHAIN_SQL = "supabase/migrations/20261127090400_email_chain.sql";
+const RENDER_TS = "supabase/functions/_shared/email/render.ts";
+const WEBHOOK_TS = "supabase/functions/_shared/email/webhook.ts";
+
 const REGISTER = "tests/integration/register_test.ts";
+const CHAIN = "tests/integration/email_chain_test.ts";
 const AUTH = "tests/integration/auth_test.ts";
 const START = "tests/integration/start_test.ts";
 const EMAIL = "tests/integration/email_test.ts";
@@ -159,13 +164,13 @@ export const mutants: Mutant[] = [
     filter: "the invitation limit holds",
   },
   {
-    name: "email-for-test-enrolments",
-    guard: "test enrolments get no email",
-    file: REGISTRATION_SQL,
-    find: "v_send_email := coalesce(p_send_email, false) and not p_is_test",
-    replace: "v_send_email := coalesce(p_send_email, false)",
-    tests: [EMAIL],
-    filter: "email_status: skipped",
+    name: "test-email-unmarked",
+    guard: "a test registration's email says it is a test",
+    file: RENDER_TS,
+    find: '(data.isTest ? `${text.testPrefix} ` : "")',
+    replace: '""',
+    tests: [CHAIN],
+    filter: "the seed's example request",
   },
   {
     name: "emails-off-ignored",
@@ -668,5 +673,60 @@ export const mutants: Mutant[] = [
     replace: "",
     tests: ["tests/unit/render_test.ts", EMAIL],
     filter: "/header|sender settings/",
+  },
+  // The email chain: suppression, reminders' conditions, webhook signatures.
+  {
+    name: "suppressed-address-emailed",
+    guard: "no email goes to an address that bounced or complained",
+    file: DISPATCH_SQL,
+    find: "then 'suppressed'",
+    replace: "and false then 'suppressed'",
+    tests: [CHAIN],
+    filter: "/suppresses the next reminder/",
+  },
+  {
+    name: "bounce-not-suppressing",
+    guard: "a hard bounce suppresses the address for the merchant",
+    file: CHAIN_SQL,
+    find: "or (v_state = 'bounced' and",
+    replace: "or (false and",
+    tests: [CHAIN],
+    filter: "/bounced webhook suppresses/",
+  },
+  {
+    name: "suppression-lifted-by-reviewers",
+    guard: "only owners and recruiters lift a suppression; reviewers only see it",
+    file: CHAIN_SQL,
+    find: "  using (merchant_id in (select private.manageable_merchant_ids()));",
+    replace: "  using (merchant_id in (select private.visible_merchant_ids()));",
+    tests: [CHAIN],
+    filter: "/complained webhook suppresses/",
+  },
+  {
+    name: "reminder-after-start",
+    guard: "no reminder once the candidate started",
+    file: DISPATCH_SQL,
+    find: "when o.kind = 'reminder' and exists",
+    replace: "when false and exists",
+    tests: [CHAIN],
+    filter: "no reminder after a start",
+  },
+  {
+    name: "webhook-signature-unchecked",
+    guard: "webhooks are verified by their Svix signature",
+    file: WEBHOOK_TS,
+    find: "new Webhook(secret).verify(body, {",
+    replace: "Object.assign({ body }, {",
+    tests: [CHAIN],
+    filter: "/forged, stale and replayed/",
+  },
+  {
+    name: "webhook-id-reuse-accepted",
+    guard: "an event id already taken with another body is refused",
+    file: CHAIN_SQL,
+    find: "case when v_hash = p_event ->> 'body_hash' then 'duplicate'",
+    replace: "case when true then 'duplicate'",
+    tests: [CHAIN],
+    filter: "/forged, stale and replayed/",
   },
 ];

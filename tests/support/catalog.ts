@@ -29,6 +29,7 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
           "candidate_emails_enabled",
           "brand_color",
           "logo_url",
+          "reminder_delays",
         ],
       },
     },
@@ -45,6 +46,7 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
           "mojito_language_code",
           "interview_available_till",
           "attempts_allowed",
+          "reminder_delays",
         ],
         UPDATE: [
           "name",
@@ -52,6 +54,7 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
           "mojito_language_code",
           "interview_available_till",
           "attempts_allowed",
+          "reminder_delays",
         ],
       },
     },
@@ -77,6 +80,7 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
   interview_token: { authenticated: { table: ["SELECT"] } },
   email_outbox: { authenticated: { table: ["SELECT"] } },
   interview_result: { authenticated: { table: ["SELECT"] } },
+  email_suppression: { authenticated: { table: ["SELECT", "DELETE"] } },
   // Touched only by the SQL functions.
   idempotency_request: {},
   merchant_request_counter: {},
@@ -105,6 +109,7 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
     },
   },
   api_key_request_counter: {},
+  email_event: {},
 };
 
 /**
@@ -121,6 +126,9 @@ export const FUNCTIONS: Record<string, Role[]> = {
   record_invitation_batch: ["service_role"],
   start_interview: ["service_role"],
   revoke_interview_tokens: ["service_role"],
+  record_email_event: ["service_role"],
+  // Staff read their enrolments' email status (security invoker: under their policies).
+  enrolment_email_status: ["authenticated"],
   // The owner's alone: a trigger, helpers called inside definer functions, scheduled jobs.
   touch_updated_at: [],
   count_request: [],

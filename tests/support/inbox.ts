@@ -88,7 +88,9 @@ export async function drainOutbox(sql: postgres.Sql, emails: string[], timeoutMs
     const [{ waiting }] = await sql`
       select count(*)::int as waiting
       from public.email_outbox o join public.profile_interview e on e.id = o.profile_interview_id
-      where lower(e.email) = any (${lowered}) and o.status in ('pending', 'sending')`;
+      where lower(e.email) = any (${lowered}) and o.status in ('pending', 'sending')
+        -- Reminders wait for their own time; only invitations are drained here.
+        and o.kind = 'invitation'`;
     if (waiting === 0) return;
     // Short rounds: rows a dispatch cannot settle are due again at once, and would keep one
     // long dispatch busy before the check below could say why.

@@ -37,6 +37,7 @@ function testConfig(overrides: Partial<Config> = {}): Config {
       maxAttempts: 3,
       retryBaseMs: 100,
       leaseMs: 5000,
+      webhookSecret: null,
     },
     ...overrides,
   };

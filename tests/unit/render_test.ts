@@ -4,7 +4,9 @@ import {
   SUPPORTED_LANGUAGES,
 } from "../../supabase/functions/_shared/email/templates.ts";
 import {
+  formatLeft,
   fromHeader,
+  renderEmail,
   renderInvitation,
   singleLine,
 } from "../../supabase/functions/_shared/email/render.ts";
@@ -61,4 +63,29 @@ Deno.test("header values are single lines", () => {
     '"Evil Bcc: x@y.z a" <no-reply@x.test>',
   );
   assert.equal(fromHeader("", "no-reply@x.test"), "no-reply@x.test");
+});
+
+Deno.test("reminders in every language: their own subject, how long the link still works, the same link", () => {
+  const now = new Date("2026-12-30T03:04:00Z"); // three days before the sample's expiry
+  const expected: Record<string, RegExp> = {
+    en: /Your link works for 3\sdays more\./,
+    de: /Ihr Link ist noch 3\sTage gültig\./,
+    es: /durante 3\sdías\./,
+    fr: /encore 3\sjours\./,
+    sk: /platí ešte 3\sdni\./,
+  };
+  for (const language of SUPPORTED_LANGUAGES) {
+    const reminder = renderEmail({ ...sample, language, kind: "reminder", isTest: false, now });
+    const invitation = renderEmail({ ...sample, language, kind: "invitation", isTest: false, now });
+    assert.notEqual(reminder.subject, invitation.subject, language);
+    assert.match(reminder.text, expected[language], language);
+    assert.ok(reminder.text.includes(sample.url), `${language}: the invitation's link`);
+  }
+});
+
+Deno.test("a test registration's email says so in its subject", () => {
+  const email = renderEmail({ ...sample, kind: "invitation", isTest: true, now: new Date() });
+  assert.match(email.subject, /^\[Test\] Your interview for Support at Acme$/);
+  assert.equal(formatLeft(90 * 60_000, "en"), "90 minutes");
+  assert.equal(formatLeft(5 * 3600_000, "en"), "5 hours");
 });

@@ -45,6 +45,8 @@ export interface EmailConfig {
   maxAttempts: number;
   retryBaseMs: number;
   leaseMs: number;
+  /** RESEND_WEBHOOK_SECRET (`whsec_...`): verifies Resend's delivery webhooks. */
+  webhookSecret: string | null;
 }
 
 /**
@@ -174,6 +176,7 @@ export function loadConfig(): Config {
       maxAttempts: integer("EMAIL_MAX_ATTEMPTS", 8, 1, 50),
       retryBaseMs: integer("EMAIL_RETRY_BASE_MS", 30_000, 10, 3_600_000),
       leaseMs: integer("EMAIL_LEASE_MS", 120_000, 1_000, 3_600_000),
+      webhookSecret: env("RESEND_WEBHOOK_SECRET") ?? null,
     },
   };
 }

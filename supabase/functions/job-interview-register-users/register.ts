@@ -20,6 +20,8 @@ type RpcRow =
     profile_interview_id: string;
     jti: string;
     email: "skipped" | "queued";
+    /** Why no email was queued: not_requested, emails_disabled, suppressed. */
+    email_skipped_reason?: string | null;
     email_outbox_id: string | null;
   };
 
@@ -206,6 +208,12 @@ function applyEmails(rows: ResultRow[], outcome: Outcome, emails: EmailRecord | 
     const sent = row.email_outbox_id ? emails?.[row.email_outbox_id] : undefined;
     target.email_status = row.email === "skipped" ? "skipped" : sent?.status ?? "queued";
     if (sent?.status === "failed" && sent.error) target.email_error = sent.error;
+    // A skipped email always says why: decided at registration, or when it was about to go.
+    if (target.email_status === "skipped") {
+      target.email_skipped_reason = row.email === "skipped"
+        ? row.email_skipped_reason ?? "not_requested"
+        : sent?.error ?? "not_requested";
+    }
   }
 }
 

@@ -34,7 +34,11 @@ export const registerUserSchema = z.object({
       "invalid email fails that candidate's row only.",
     examples: ["jozo@jozo.sk"],
   }),
-  external_id: nullableText(255, "Your id for the candidate, echoed back and in webhooks."),
+  external_id: nullableText(
+    255,
+    "Your id for the candidate, echoed back and shown with each enrolment's email delivery " +
+      "state (the enrolment_email_status view).",
+  ),
 }, { error: "must be an object with name, email and external_id" });
 
 export function registerRequestSchema(maxUsers: number) {
@@ -109,11 +113,20 @@ export const resultRowSchema = z.object({
     description: "When the link expires. Present only on success.",
   }),
   email_status: z.enum(["sent", "queued", "failed", "skipped"]).optional().meta({
-    description: "The invitation email: sent, queued (will be retried), failed (see " +
-      "email_error), or skipped (not asked, a test, or the merchant's emails are off). " +
+    description: "The invitation email at answer time: sent, queued (will be retried), " +
+      "failed (see email_error), or skipped (see email_skipped_reason). A test registration's " +
+      'email is sent too, marked "[Test]". Delivery (delivered, bounced, ...) is reported ' +
+      "later, in the enrolment_email_status view. " +
       "Present only on success.",
   }),
   email_error: z.string().optional().meta({ description: "Why the email failed." }),
+  email_skipped_reason: z.string().optional().meta({
+    description: "Why the email was skipped (with email_status skipped): not_requested, " +
+      "emails_disabled (the merchant's candidate emails are off), suppressed (the address " +
+      "bounced or complained before), or why it could no longer go: token_revoked, " +
+      "token_used, token_expired, enrolment_deleted, interview_unavailable.",
+    examples: ["not_requested", "suppressed"],
+  }),
 });
 
 export const registerResponseSchema = z.array(resultRowSchema).meta({

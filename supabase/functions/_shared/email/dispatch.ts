@@ -10,11 +10,15 @@ import type { InterviewTokenSigner } from "../interview_token.ts";
 import { interviewUrl } from "../interview_url.ts";
 import { logEvent } from "../log.ts";
 import type { BatchResult, EmailProvider, OutgoingEmail } from "./provider.ts";
-import { fromHeader, renderInvitation } from "./render.ts";
+import { fromHeader, renderEmail } from "./render.ts";
 
 /** What a new group's row needs to be rendered. */
 export interface ClaimedEmail {
   id: string;
+  /** An invitation, or a reminder carrying its invitation's link. */
+  kind: "invitation" | "reminder";
+  /** A test registration's email: marked as a test in its subject and tags. */
+  is_test: boolean;
   link_interview_id: string;
   view_hm: boolean;
   view_hi: boolean;
@@ -37,6 +41,7 @@ interface TokenClaims {
   merchant_id: string;
   interview_id: string;
   position_id: string | null;
+  is_test?: boolean;
   iat: number;
   exp: number;
 }
@@ -123,7 +128,10 @@ export function createDispatcher(deps: DispatchDeps) {
       logEvent("warn", { msg: "merchant front-end domain unusable", outbox_id: row.id });
       url = interviewUrl(cfg.interviewFrontendUrl, row.link_interview_id, TOKEN_PLACEHOLDER, view);
     }
-    const email = renderInvitation({
+    const email = renderEmail({
+      kind: row.kind,
+      isTest: row.is_test,
+      now: new Date(),
       candidateName: row.candidate.name,
       interviewName: row.interview.name,
       language: row.interview.language,
@@ -142,6 +150,12 @@ export function createDispatcher(deps: DispatchDeps) {
         html: email.html,
         text: email.text,
         ...(row.merchant.reply_to ? { replyTo: row.merchant.reply_to } : {}),
+        // The outbox id, so that support can find the row from the message; tags say what it is.
+        headers: { "X-Entity-Ref-ID": row.id },
+        tags: [
+          { name: "kind", value: row.kind },
+          ...(row.is_test ? [{ name: "test", value: "true" }] : []),
+        ],
       },
       claims: { ...row.token, view_hm: row.view_hm, view_hi: row.view_hi },
     };
@@ -156,7 +170,7 @@ export function createDispatcher(deps: DispatchDeps) {
       merchantId: claims.merchant_id,
       interviewId: claims.interview_id,
       positionId: claims.position_id,
-      isTest: false,
+      isTest: claims.is_test ?? false,
       hideMenu: claims.view_hm,
       hideIframe: claims.view_hi,
       issuedAt: claims.iat,

@@ -14,6 +14,8 @@ export interface OutgoingEmail {
   html: string;
   text: string;
   replyTo?: string;
+  headers?: Record<string, string>;
+  tags?: { name: string; value: string }[];
 }
 
 export interface RateLimit {
@@ -78,6 +80,8 @@ export function createResendProvider(options: {
         html: email.html,
         text: email.text,
         ...(email.replyTo ? { replyTo: email.replyTo } : {}),
+        ...(email.headers ? { headers: email.headers } : {}),
+        ...(email.tags ? { tags: email.tags } : {}),
       }));
       let response;
       try {

@@ -14,6 +14,14 @@ export interface InvitationData {
   expiresAt: Date;
 }
 
+/** An invitation or a reminder, possibly of a test registration. */
+export interface EmailData extends InvitationData {
+  kind: "invitation" | "reminder";
+  isTest: boolean;
+  /** When it is rendered: a reminder says how long the link still works from then. */
+  now: Date;
+}
+
 export interface RenderedEmail {
   subject: string;
   html: string;
@@ -56,13 +64,37 @@ function formatExpiry(date: Date, language: string): string {
   }
 }
 
+/** How long is left, in the largest whole unit that is at least 2 (or minutes), localised. */
+export function formatLeft(ms: number, language: string): string {
+  const minutes = Math.max(Math.floor(ms / 60_000), 1);
+  const [value, unit] = minutes >= 2 * 24 * 60
+    ? [Math.floor(minutes / (24 * 60)), "day"]
+    : minutes >= 120
+    ? [Math.floor(minutes / 60), "hour"]
+    : [minutes, "minute"];
+  try {
+    return new Intl.NumberFormat(language, { style: "unit", unit, unitDisplay: "long" })
+      .format(value);
+  } catch {
+    return `${value} ${unit}s`;
+  }
+}
+
 export function renderInvitation(data: InvitationData): RenderedEmail {
-  const { language, text } = invitationText(data.language);
+  return renderEmail({ ...data, kind: "invitation", isTest: false, now: new Date() });
+}
+
+export function renderEmail(data: EmailData): RenderedEmail {
+  const { language, text: base } = invitationText(data.language);
+  const text = data.kind === "reminder"
+    ? { ...base, subject: base.reminderSubject, intro: base.reminderIntro }
+    : base;
   const plain = {
     company: singleLine(data.companyName),
     interview: singleLine(data.interviewName),
     name: data.candidateName ? singleLine(data.candidateName) : "",
     expires: formatExpiry(data.expiresAt, language),
+    left: formatLeft(data.expiresAt.getTime() - data.now.getTime(), language),
   };
   const html = Object.fromEntries(
     Object.entries(plain).map(([key, value]) => [key, escapeHtml(value)]),
@@ -78,7 +110,10 @@ export function renderInvitation(data: InvitationData): RenderedEmail {
     : `<div style="font-size:18px;font-weight:bold;color:${color};margin:0 0 24px 0">` +
       `${html.company}</div>`;
 
-  const subject = singleLine(fill(text.subject, plain), 250);
+  const subject = singleLine(
+    (data.isTest ? `${text.testPrefix} ` : "") + fill(text.subject, plain),
+    250,
+  );
   const body = `<!DOCTYPE html>
 <html lang="${language}">
 <head>

@@ -10,9 +10,14 @@ export interface InvitationText {
   expiry: string;
   fallbackLink: string;
   footer: string;
+  /** A reminder's subject and opening, with {left}: how long the link still works. */
+  reminderSubject: string;
+  reminderIntro: string;
+  /** Prefix of a test registration's subject. */
+  testPrefix: string;
 }
 
-// Placeholders: {company}, {interview}, {name}, {expires}.
+// Placeholders: {company}, {interview}, {name}, {expires}, {left}.
 const texts: Record<string, InvitationText> = {
   en: {
     subject: "Your interview for {interview} at {company}",
@@ -24,6 +29,10 @@ const texts: Record<string, InvitationText> = {
     expiry: "This link is personal and can be used once. It expires on {expires}.",
     fallbackLink: "If the button does not work, copy this link into your browser:",
     footer: "You are receiving this email because {company} registered you for an interview.",
+    reminderSubject: "Reminder: your interview for {interview} at {company}",
+    reminderIntro: "{company} is still waiting for your AI interview for the role of " +
+      "{interview}. Your link works for {left} more.",
+    testPrefix: "[Test]",
   },
   de: {
     subject: "Ihr Interview für {interview} bei {company}",
@@ -36,6 +45,10 @@ const texts: Record<string, InvitationText> = {
     fallbackLink:
       "Falls die Schaltfläche nicht funktioniert, kopieren Sie diesen Link in Ihren Browser:",
     footer: "Sie erhalten diese E-Mail, weil {company} Sie für ein Interview angemeldet hat.",
+    reminderSubject: "Erinnerung: Ihr Interview für {interview} bei {company}",
+    reminderIntro: "{company} wartet noch auf Ihr KI-Interview für die Stelle {interview}. " +
+      "Ihr Link ist noch {left} gültig.",
+    testPrefix: "[Test]",
   },
   es: {
     subject: "Tu entrevista para {interview} en {company}",
@@ -47,6 +60,10 @@ const texts: Record<string, InvitationText> = {
     expiry: "Este enlace es personal y solo se puede usar una vez. Caduca el {expires}.",
     fallbackLink: "Si el botón no funciona, copia este enlace en tu navegador:",
     footer: "Recibes este correo porque {company} te ha inscrito en una entrevista.",
+    reminderSubject: "Recordatorio: tu entrevista para {interview} en {company}",
+    reminderIntro: "{company} todavía espera tu entrevista con IA para el puesto de " +
+      "{interview}. Tu enlace sigue siendo válido durante {left}.",
+    testPrefix: "[Prueba]",
   },
   fr: {
     subject: "Votre entretien pour {interview} chez {company}",
@@ -58,6 +75,10 @@ const texts: Record<string, InvitationText> = {
     expiry: "Ce lien est personnel et ne peut être utilisé qu'une fois. Il expire le {expires}.",
     fallbackLink: "Si le bouton ne fonctionne pas, copiez ce lien dans votre navigateur :",
     footer: "Vous recevez cet e-mail car {company} vous a inscrit à un entretien.",
+    reminderSubject: "Rappel : votre entretien pour {interview} chez {company}",
+    reminderIntro: "{company} attend toujours votre entretien avec une IA pour le poste " +
+      "{interview}. Votre lien reste valable encore {left}.",
+    testPrefix: "[Test]",
   },
   sk: {
     subject: "Váš pohovor na pozíciu {interview} v spoločnosti {company}",
@@ -69,6 +90,10 @@ const texts: Record<string, InvitationText> = {
     expiry: "Tento odkaz je osobný a dá sa použiť raz. Platnosť vyprší {expires}.",
     fallbackLink: "Ak tlačidlo nefunguje, skopírujte tento odkaz do prehliadača:",
     footer: "Tento e-mail dostávate, pretože vás {company} prihlásila na pohovor.",
+    reminderSubject: "Pripomienka: váš pohovor na pozíciu {interview} v spoločnosti {company}",
+    reminderIntro: "{company} stále čaká na váš pohovor s AI na pozíciu {interview}. " +
+      "Váš odkaz platí ešte {left}.",
+    testPrefix: "[Test]",
   },
 };
 
