@@ -136,6 +136,10 @@ export const FUNCTIONS: Record<string, Role[]> = {
   resolve_api_key: [],
   api_key_rate: [],
   api_key_revoke_once: [],
+  // Greenhouse's Assessment Partner API: its endpoint's key check and reads.
+  greenhouse_admit: ["service_role"],
+  greenhouse_list_tests: ["service_role"],
+  greenhouse_test_status: ["service_role"],
 };
 
 /** Everything `anon` holds, as the platform gives it: schema usage and the auth helpers. */
