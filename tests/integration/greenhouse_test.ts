@@ -225,7 +225,11 @@ Deno.test("Greenhouse auth: the API key as the Basic user name, empty password, 
         query: endpoint === "test_status" ? `?partner_interview_id=${crypto.randomUUID()}` : "",
       });
       assert.equal(res.status, 401, `${endpoint} ${JSON.stringify(refusal)}`);
-      assert.match(res.headers.get("www-authenticate") ?? "", /^Basic /);
+      assert.match(
+        res.headers.get("www-authenticate") ?? "",
+        /^Basic /,
+        `${endpoint} ${JSON.stringify(refusal)}`,
+      );
     }
   }
   // A revoked key fails on its next call.

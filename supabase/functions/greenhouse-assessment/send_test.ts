@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import type { ApiKeyCaller } from "../_shared/api_key.ts";
 import { HttpError } from "../_shared/http.ts";
+import { CHALLENGE } from "./basic_auth.ts";
 import {
   type RegisterDeps,
   registerUsers,
@@ -96,6 +97,9 @@ export async function sendTest(
   } catch (err) {
     if (err instanceof HttpError && err.status === 422 && err.field === "interview_id") {
       throw unknownTest();
+    }
+    if (err instanceof HttpError && err.status === 401) {
+      throw new HttpError(401, err.message, err.field, { ...err.headers, ...CHALLENGE }, err.code);
     }
     throw err;
   }
