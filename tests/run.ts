@@ -90,6 +90,8 @@ const stack = await startStack({
     EMAIL_LEASE_MS: "4000",
     // Below the platform's 8 s statement timeout, above the registration statement's own.
     DB_TIMEOUT_MS: String(TEST_DB_TIMEOUT_MS),
+    // Completion callbacks go only to receivers the tests run on this machine.
+    GREENHOUSE_CALLBACK_ORIGINS: "http://127.0.0.1",
   },
   control: true,
   logDir,

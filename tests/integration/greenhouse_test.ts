@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { createApiKeyAs } from "../../stack/api_keys.ts";
-import { drainOutbox, inbox } from "../support/inbox.ts";
+import { dispatch, drainOutbox, inbox } from "../support/inbox.ts";
 import { database, info, keys, seed, uniqueEmail } from "../support/stack.ts";
 
 const sql = database();
@@ -91,6 +91,27 @@ async function greenhouse(
   return { status: res.status, body, headers: res.headers };
 }
 
+/** Greenhouse's end of the completion callbacks: records each PATCH, fails as many as asked. */
+const receiver = {
+  calls: [] as { method: string; path: string; authorization: string | null }[],
+  failNext: 0,
+};
+const receiverServer = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+  receiver.calls.push({
+    method: req.method,
+    path: new URL(req.url).pathname,
+    authorization: req.headers.get("authorization"),
+  });
+  if (receiver.failNext > 0) {
+    receiver.failNext--;
+    return new Response("busy", { status: 503 });
+  }
+  return new Response(null, { status: 200 });
+});
+let takeHomeTests = 0;
+const callbackUrl = () =>
+  `http://127.0.0.1:${receiverServer.addr.port}/integrations/testing_partners/take_home_tests/${++takeHomeTests}`;
+
 const live = (await createApiKeyAs(info, keys, seed.users.owner.email)).key;
 const testKey = (await createApiKeyAs(info, keys, seed.users.owner.email, { test: true })).key;
 const otherKey = (await createApiKeyAs(info, keys, seed.users.otherOwner.email)).key;
@@ -113,7 +134,7 @@ function sendBody(
         `https://app.greenhouse.io/people/17681532?application_id=${applicationId}`,
     },
     sent_by: "recruiter@example.org",
-    url: "https://app.greenhouse.io/integrations/testing_partners/take_home_tests/12345",
+    url: callbackUrl(),
   };
 }
 
@@ -322,9 +343,70 @@ Deno.test("Greenhouse: the wrong method or endpoint is refused before anything e
   await nowhere.body?.cancel();
 });
 
+Deno.test("Greenhouse callback: a submitted interview is PATCHed to send_test's url with the key, retried until taken", async () => {
+  const email = uniqueEmail("gh-callback");
+  const body = sendBody(email);
+  const path = new URL(body.url).pathname;
+  const sent = await greenhouse("send_test", { body });
+  assert.equal(sent.status, 200);
+  const id = sent.body.partner_interview_id;
+  const ours = () => receiver.calls.filter((call) => call.path === path);
+  const row = async () =>
+    (await sql`select status, attempts, credential from public.greenhouse_callback
+      where profile_interview_id = ${id}`)[0];
+
+  // Recorded, waiting; the key is kept only encrypted.
+  assert.equal((await row()).status, "waiting");
+  assert.ok(!(await row()).credential.includes(live.slice(8)));
+  await dispatch();
+  assert.equal(ours().length, 0);
+
+  // An attempt starts (nothing due), then is submitted: due. Greenhouse is busy twice.
+  const [{ jti }] = await sql`select jti from public.interview_token
+    where profile_interview_id = ${id} limit 1`;
+  const [attempt] = await sql`insert into public.interview_result
+      (profile_interview_id, interview_def_set_id, merchant_id, token_jti)
+    values (${id}, ${seed.activeInterview}, ${seed.demoMerchant}, ${jti}) returning id`;
+  assert.equal((await row()).status, "waiting");
+  receiver.failNext = 2;
+  await sql`update public.interview_result set status = 'submitted' where id = ${attempt.id}`;
+  assert.equal((await row()).status, "pending");
+
+  // Dispatch rounds until it is taken (retries come due quickly in the test stack).
+  for (let round = 0; round < 200 && (await row()).status !== "sent"; round++) {
+    await dispatch({ max_duration_ms: 2_000 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const done = await row();
+  assert.equal(done.status, "sent");
+  assert.equal(done.attempts, 3);
+  assert.equal(ours().length, 3);
+  for (const call of ours()) {
+    assert.equal(call.method, "PATCH");
+    assert.equal(call.authorization, `Basic ${btoa(`${live}:`)}`);
+  }
+  // Sent once: later rounds leave it alone.
+  await dispatch();
+  assert.equal(ours().length, 3);
+});
+
+Deno.test("Greenhouse callback: a url outside the allowed origins is never called", async () => {
+  const email = uniqueEmail("gh-elsewhere");
+  const sent = await greenhouse("send_test", {
+    body: { ...sendBody(email), url: "http://localhost:1/steal" },
+  });
+  assert.equal(sent.status, 200);
+  const rows = await sql`select 1 from public.greenhouse_callback
+    where profile_interview_id = ${sent.body.partner_interview_id}`;
+  assert.equal(rows.length, 0);
+});
+
 Deno.test({
   name: "close the database connection (greenhouse)",
-  fn: () => sql.end(),
+  fn: async () => {
+    await receiverServer.shutdown();
+    await sql.end();
+  },
   sanitizeResources: false,
   sanitizeOps: false,
 });

@@ -20,6 +20,7 @@ const MATRIX: Record<string, { authenticated: string; columns?: string }> = {
   api_key_request_counter: { authenticated: "" },
   email_outbox: { authenticated: "select" },
   email_send_batch: { authenticated: "" },
+  greenhouse_callback: { authenticated: "" },
   idempotency_request: { authenticated: "" },
   interview_def_set: {
     authenticated: "select,delete",

@@ -105,6 +105,7 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
     },
   },
   api_key_request_counter: {},
+  greenhouse_callback: {},
 };
 
 /**
@@ -140,6 +141,10 @@ export const FUNCTIONS: Record<string, Role[]> = {
   greenhouse_admit: ["service_role"],
   greenhouse_list_tests: ["service_role"],
   greenhouse_test_status: ["service_role"],
+  greenhouse_record_callback: ["service_role"],
+  claim_greenhouse_callbacks: ["service_role"],
+  record_greenhouse_callback: ["service_role"],
+  greenhouse_callback_due: [],
 };
 
 /** Everything `anon` holds, as the platform gives it: schema usage and the auth helpers. */

@@ -10,6 +10,11 @@ const refused = (message: string) =>
 
 /** The merchant API key of a Basic Authorization header, or 401. */
 export function basicApiKey(authorization: string | null): ApiKeyCaller {
+  return apiKeyCaller(basicUserName(authorization));
+}
+
+/** The user name of Basic credentials with an empty password, shaped like an API key; or 401. */
+export function basicUserName(authorization: string | null): string {
   const match = authorization && /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization);
   if (!match) throw refused("HTTP Basic authentication with the API key is required");
   let decoded: string;
@@ -23,9 +28,11 @@ export function basicApiKey(authorization: string | null): ApiKeyCaller {
   const colon = decoded.indexOf(":");
   // The key is the user name; Greenhouse sends no password, so any password is not Greenhouse.
   if (colon < 0 || colon !== decoded.length - 1) throw refused("Invalid API key");
+  const key = decoded.slice(0, colon);
   try {
-    return apiKeyCaller(decoded.slice(0, colon));
+    apiKeyCaller(key);
   } catch {
     throw refused("Invalid API key");
   }
+  return key;
 }

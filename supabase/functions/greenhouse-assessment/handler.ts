@@ -2,8 +2,9 @@
 // GET list_tests, POST send_test, GET test_status?partner_interview_id=..., POST response_error.
 // Every call is authenticated by the merchant API key in HTTP Basic (basic_auth.ts) and counted
 // against the key's and the merchant's rate limits; errors use the shared error shape with the
-// statuses Greenhouse documents (401 bad key, 404 unknown resource).
-import type { ApiKeyCaller } from "../_shared/api_key.ts";
+// statuses Greenhouse documents (401 bad key, 404 unknown resource). send_test also records the
+// completion callback Greenhouse asks for (_shared/greenhouse_callback.ts).
+import { type ApiKeyCaller, apiKeyCaller } from "../_shared/api_key.ts";
 import type { Config } from "../_shared/config.ts";
 import { callRpc } from "../_shared/db.ts";
 import { type Handler, handlerFromEnv, type RequestContext } from "../_shared/endpoint.ts";
@@ -19,7 +20,8 @@ import { logEvent } from "../_shared/log.ts";
 import { createServices } from "../_shared/services.ts";
 import { parseBody } from "../_shared/validation.ts";
 import { type RateLimit, rateLimitHeaders } from "../job-interview-register-users/register.ts";
-import { basicApiKey, CHALLENGE } from "./basic_auth.ts";
+import { callbackAllowed, sealCredential } from "../_shared/greenhouse_callback.ts";
+import { basicUserName, CHALLENGE } from "./basic_auth.ts";
 import { responseErrorRequestSchema, sendTestRequestSchema } from "./schema.ts";
 import { sendTest } from "./send_test.ts";
 import { type EnrolmentState, testStatus } from "./test_status.ts";
@@ -66,20 +68,49 @@ export function createHandler(cfg: Config): Handler {
       return reply;
     });
 
+  /**
+   * Where and how to tell Greenhouse of the completion, before the send is answered: if this
+   * fails, the send answers 503, and Greenhouse's retry (answered from the registration's record)
+   * records it again.
+   */
+  async function recordCallback(
+    merchantId: string,
+    enrolmentId: string,
+    url: string | null | undefined,
+    key: string,
+  ): Promise<string> {
+    const secret = cfg.greenhouse.callbackKey;
+    if (!url || !secret) return "none";
+    if (!callbackAllowed(url, cfg.greenhouse.callbackOrigins)) return "url not allowed";
+    await callRpc<boolean>(services.db, "greenhouse_record_callback", {
+      p_merchant_id: merchantId,
+      p_enrolment_id: enrolmentId,
+      p_url: url,
+      p_credential: await sealCredential(secret, key),
+    }, cfg.dbTimeoutMs);
+    return "recorded";
+  }
+
   const work: Record<
     Endpoint,
-    (req: Request, caller: ApiKeyCaller, ctx: RequestContext) => Promise<Response>
+    (req: Request, caller: ApiKeyCaller, ctx: RequestContext, key: string) => Promise<Response>
   > = {
     async list_tests(_req, caller) {
       const reply = await rpc<Admitted & { tests: unknown[] }>("greenhouse_list_tests", caller);
       return jsonResponse(reply.tests, 200, rateLimitHeaders(reply.rate));
     },
 
-    async send_test(req, caller, ctx) {
+    async send_test(req, caller, ctx, key) {
       const request = parseBody(sendTestRequestSchema, await readJsonBody(req, cfg.maxBodyBytes));
       const { partnerInterviewId, registration } = await sendTest(services, caller, request);
       ctx.log.merchant_id = registration.merchantId;
       ctx.log.partner_interview_id = partnerInterviewId;
+      ctx.log.callback = await recordCallback(
+        registration.merchantId,
+        partnerInterviewId,
+        request.url,
+        key,
+      );
       const headers = rateLimitHeaders(registration.rate);
       if (registration.replayed) {
         ctx.log.replayed = true;
@@ -154,9 +185,9 @@ export function createHandler(cfg: Config): Handler {
           allow: `${method}, OPTIONS`,
         });
       }
-      const caller = basicApiKey(req.headers.get("authorization"));
+      const key = basicUserName(req.headers.get("authorization"));
       ctx.log.caller = "api_key";
-      const res = await work[endpoint as Endpoint](req, caller, ctx);
+      const res = await work[endpoint as Endpoint](req, apiKeyCaller(key), ctx, key);
       status = res.status;
       res.headers.set("x-request-id", ctx.requestId);
       return res;
