@@ -709,4 +709,22 @@ export const mutants: Mutant[] = [
     tests: [GREENHOUSE],
     filter: "/flow/",
   },
+  {
+    name: "greenhouse-callback-any-origin",
+    guard: "completion callbacks go only to the allowed origins",
+    file: "supabase/functions/_shared/greenhouse_callback.ts",
+    find: "return origins.some((origin) => {",
+    replace: "return true || origins.some((origin) => {",
+    tests: [GREENHOUSE],
+    filter: "/allowed origins/",
+  },
+  {
+    name: "greenhouse-callback-before-submit",
+    guard: "Greenhouse hears of a test only when the attempt is submitted",
+    file: GREENHOUSE_SQL,
+    find: "for each row when (new.status = 'submitted')",
+    replace: "for each row when (true)",
+    tests: [GREENHOUSE],
+    filter: "/PATCHed/",
+  },
 ];

@@ -8,6 +8,11 @@ import {
 } from "../../supabase/functions/greenhouse-assessment/send_test.ts";
 import { testStatus } from "../../supabase/functions/greenhouse-assessment/test_status.ts";
 import { HttpError } from "../../supabase/functions/_shared/http.ts";
+import {
+  callbackAllowed,
+  openCredential,
+  sealCredential,
+} from "../../supabase/functions/_shared/greenhouse_callback.ts";
 
 const KEY = "jm_live_" + "a1B2c3D4e5".repeat(4) + "XyZ0123";
 const basic = (text: string) => `Basic ${btoa(text)}`;
@@ -115,4 +120,35 @@ Deno.test("test_status: the attempt's state in Greenhouse's terms", () => {
   }, "https://app.example");
   assert.equal(left.partner_status, "abandoned");
   assert.equal(left.metadata["Completed At"], undefined);
+});
+
+Deno.test("callbacks go only to the allowed origins", () => {
+  const origins = ["https://app.greenhouse.io", "http://127.0.0.1"];
+  const take = "/integrations/testing_partners/take_home_tests/12345";
+  assert.ok(callbackAllowed(`https://app.greenhouse.io${take}`, origins));
+  assert.ok(callbackAllowed(`http://127.0.0.1:8123${take}`, origins));
+  for (
+    const url of [
+      `http://app.greenhouse.io${take}`,
+      `https://app.greenhouse.io.evil.example${take}`,
+      `https://evil.example/?https://app.greenhouse.io`,
+      `https://user:pw@app.greenhouse.io${take}`,
+      `http://localhost${take}`,
+      `http://169.254.169.254/latest`,
+      "not a url",
+    ]
+  ) {
+    assert.equal(callbackAllowed(url, origins), false, url);
+  }
+  assert.equal(callbackAllowed(`https://app.greenhouse.io:8443${take}`, origins), false);
+  assert.ok(callbackAllowed(`https://app.greenhouse.io:443${take}`, origins));
+});
+
+Deno.test("a callback's key is kept encrypted, and opens only with its key", async () => {
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const sealed = await sealCredential(secret, KEY);
+  assert.ok(!sealed.includes(KEY.slice(8, 20)));
+  assert.notEqual(await sealCredential(secret, KEY), sealed);
+  assert.equal(await openCredential(secret, sealed), KEY);
+  await assert.rejects(openCredential(crypto.getRandomValues(new Uint8Array(32)), sealed));
 });

@@ -42,9 +42,9 @@ export async function openCredential(raw: Uint8Array, sealed: string): Promise<s
 }
 
 /**
- * Whether a callback may go to `url`: one of the configured origins (scheme and host; and port,
- * when the origin names one). Anything else is never called, so a key holder cannot make the
- * platform send requests elsewhere.
+ * Whether a callback may go to `url`: one of the configured origins, scheme, host and port (any
+ * port of a loopback origin such as http://127.0.0.1, for receivers on a developer's machine).
+ * Anything else is never called, so a key holder cannot make the platform send requests elsewhere.
  */
 export function callbackAllowed(url: string, origins: string[]): boolean {
   if (!URL.canParse(url)) return false;
@@ -53,7 +53,7 @@ export function callbackAllowed(url: string, origins: string[]): boolean {
   return origins.some((origin) => {
     const allowed = new URL(origin);
     return allowed.protocol === target.protocol && allowed.hostname === target.hostname &&
-      (!allowed.port || allowed.port === target.port);
+      (allowed.port === target.port || (allowed.hostname === "127.0.0.1" && !allowed.port));
   });
 }
 
