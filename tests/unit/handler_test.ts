@@ -38,6 +38,7 @@ function testConfig(overrides: Partial<Config> = {}): Config {
       retryBaseMs: 100,
       leaseMs: 5000,
     },
+    greenhouse: { callbackKey: null, callbackOrigins: ["https://app.greenhouse.io"] },
     ...overrides,
   };
 }
