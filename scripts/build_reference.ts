@@ -1,4 +1,5 @@
-// Builds the static API reference from openapi/openapi.json into docs/reference.html: Redoc's
+// Builds the static API references from openapi/openapi.json into docs/reference.html, and
+// from openapi/greenhouse.json into docs/reference-greenhouse.html: Redoc's
 // standalone bundle and the document inlined, so the page works offline. Then photographs it
 // with headless Chromium (Debian's `chromium`, when installed): deno task docs:reference
 import { screenshot } from "./chromium.ts";
@@ -25,18 +26,21 @@ async function redocBundle(): Promise<string> {
 }
 
 const inline = (text: string) => text.replaceAll("</script", "<\\/script");
-const spec = await Deno.readTextFile(`${root}openapi/openapi.json`);
-const html = `<!DOCTYPE html>
+const bundle = await redocBundle();
+
+/** One standalone page: Redoc and the document inlined. */
+function page(title: string, spec: string): string {
+  return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Job interview registration API</title>
+<title>${title}</title>
 <style>body { margin: 0; }</style>
 </head>
 <body>
 <div id="redoc"></div>
-<script>${inline(await redocBundle())}</script>
+<script>${inline(bundle)}</script>
 <script>
 Redoc.init(${inline(spec)}, { expandResponses: "200", jsonSampleExpandLevel: 3 },
   document.getElementById("redoc"));
@@ -44,8 +48,17 @@ Redoc.init(${inline(spec)}, { expandResponses: "200", jsonSampleExpandLevel: 3 }
 </body>
 </html>
 `;
-await Deno.writeTextFile(`${root}docs/reference.html`, html);
-console.log("wrote docs/reference.html");
+}
+
+// Our own API, and Greenhouse's Assessment Partner API as the adapter serves it.
+const pages = [
+  ["openapi/openapi.json", "docs/reference.html", "Job interview registration API"],
+  ["openapi/greenhouse.json", "docs/reference-greenhouse.html", "Greenhouse Assessment API"],
+];
+for (const [source, target, title] of pages) {
+  await Deno.writeTextFile(`${root}${target}`, page(title, await Deno.readTextFile(root + source)));
+  console.log(`wrote ${target}`);
+}
 
 try {
   await screenshot(`file://${root}docs/reference.html`, `${root}docs/images/reference.png`, {

@@ -1,6 +1,7 @@
 // Starts and stops a whole local stack: a fresh database with the schema and demo data, PostgREST,
 // the functions, and the gateway that makes them one Supabase-like API. Whatever fails half-way
 // is torn down again.
+import { createHash } from "node:crypto";
 import postgres from "postgres";
 import { createDemoApiKey } from "./api_keys.ts";
 import { startFunctions } from "./functions_server.ts";
@@ -103,6 +104,10 @@ export function functionEnvironment(
     RESEND_BASE_URL: info.MAILPIT_URL,
     RESEND_WEBHOOK_SECRET: keys.resendWebhookSecret,
     EMAIL_FROM_ADDRESS: `invitations@${EMAIL_DOMAIN}`,
+    // A stack's own callback key, from its secret key; Greenhouse, and receivers on this machine.
+    GREENHOUSE_CALLBACK_KEY: createHash("sha256").update(`greenhouse-callback:${keys.secretKey}`)
+      .digest("base64"),
+    GREENHOUSE_CALLBACK_ORIGINS: "https://app.greenhouse.io,http://127.0.0.1",
   };
 }
 

@@ -69,6 +69,8 @@ const checks = skipChecks ? [] : [
     "@redocly/cli@2.77.0",
     "lint",
     "openapi/openapi.json",
+    // Greenhouse's Assessment Partner API as the adapter serves it (hand-written contract).
+    "openapi/greenhouse.json",
   ]),
 ];
 const checksFailed = checks.filter((check) => !check.ok).length;
@@ -88,6 +90,8 @@ const stack = await startStack({
     EMAIL_LEASE_MS: "4000",
     // Below the platform's 8 s statement timeout, above the registration statement's own.
     DB_TIMEOUT_MS: String(TEST_DB_TIMEOUT_MS),
+    // Completion callbacks go only to receivers the tests run on this machine.
+    GREENHOUSE_CALLBACK_ORIGINS: "http://127.0.0.1",
   },
   control: true,
   logDir,

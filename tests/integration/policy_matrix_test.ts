@@ -22,6 +22,7 @@ const MATRIX: Record<string, { authenticated: string; columns?: string }> = {
   email_send_batch: { authenticated: "" },
   email_event: { authenticated: "" },
   email_suppression: { authenticated: "select,delete" },
+  greenhouse_callback: { authenticated: "" },
   idempotency_request: { authenticated: "" },
   interview_def_set: {
     authenticated: "select,delete",

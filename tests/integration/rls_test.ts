@@ -270,7 +270,12 @@ Deno.test("the data API, role by role: nothing beyond what RLS intends", async (
     await t.step(who, async () => {
       // Service-only tables: invisible and untouchable.
       for (
-        const table of ["idempotency_request", "merchant_request_counter", "email_send_batch"]
+        const table of [
+          "idempotency_request",
+          "merchant_request_counter",
+          "email_send_batch",
+          "greenhouse_callback",
+        ]
       ) {
         const read = await rest(token, "GET", `${table}?select=*`);
         assert.ok(denied(read.status, read.body), `${who} reads ${table}: ${read.status}`);

@@ -7,7 +7,7 @@
 // copy its current text). `filter` (a test name or /regex/) keeps a run cheap.
 //
 // Guards still to come with their issues, each to get entries here when it lands: API keys,
-// tenancy policies, Greenhouse authentication.
+// tenancy policies, email suppression, webhook signatures, Greenhouse authentication.
 
 export interface Mutant {
   /** Short and unique; `deno task mutants <name>` runs only this one. */
@@ -42,6 +42,9 @@ const EMAIL = "tests/integration/email_test.ts";
 const IDEMPOTENCY = "tests/integration/idempotency_test.ts";
 const RLS = "tests/integration/rls_test.ts";
 const CLAIM = "tests/integration/outbox_claim_test.ts";
+const GREENHOUSE = "tests/integration/greenhouse_test.ts";
+const GREENHOUSE_AUTH = "supabase/functions/greenhouse-assessment/basic_auth.ts";
+const GREENHOUSE_SQL = "supabase/migrations/20261128130000_greenhouse.sql";
 
 export const mutants: Mutant[] = [
   // Registration: who may register, for which merchant and interview.
@@ -728,5 +731,60 @@ export const mutants: Mutant[] = [
     replace: "case when true then 'duplicate'",
     tests: [CHAIN],
     filter: "/forged, stale and replayed/",
+  },
+  // Greenhouse's Assessment Partner API: the key in HTTP Basic, the merchant it stands for.
+  {
+    name: "greenhouse-password-ignored",
+    guard: "Greenhouse's Basic credentials carry the key and an empty password, nothing else",
+    file: GREENHOUSE_AUTH,
+    find: "if (colon < 0 || colon !== decoded.length - 1)",
+    replace: "if (colon < 0)",
+    tests: [GREENHOUSE],
+    filter: "Greenhouse auth",
+  },
+  {
+    name: "greenhouse-refused-key-admitted",
+    guard: "an unknown, revoked or expired key reads nothing through the Greenhouse endpoints",
+    file: GREENHOUSE_SQL,
+    find: "if v_key is null or v_key ? 'error' then",
+    replace: "if v_key is null then",
+    tests: [GREENHOUSE],
+    filter: "Greenhouse auth",
+  },
+  {
+    name: "greenhouse-foreign-enrolment",
+    guard: "test_status reads only the key's merchant's enrolments",
+    file: GREENHOUSE_SQL,
+    find: "and e.merchant_id = (v_admit ->> 'merchant_id')::uuid",
+    replace: "and true",
+    tests: [GREENHOUSE],
+    filter: "/another merchant/",
+  },
+  {
+    name: "greenhouse-retry-sends-again",
+    guard: "Greenhouse's retry of a send is answered from the first, with no second email",
+    file: "supabase/functions/greenhouse-assessment/send_test.ts",
+    find: "return { key: `greenhouse:${digest}`, hash: digest };",
+    replace: "return { key: `greenhouse:${crypto.randomUUID()}`, hash: digest };",
+    tests: [GREENHOUSE],
+    filter: "/flow/",
+  },
+  {
+    name: "greenhouse-callback-any-origin",
+    guard: "completion callbacks go only to the allowed origins",
+    file: "supabase/functions/_shared/greenhouse_callback.ts",
+    find: "return origins.some((origin) => {",
+    replace: "return true || origins.some((origin) => {",
+    tests: [GREENHOUSE],
+    filter: "/allowed origins/",
+  },
+  {
+    name: "greenhouse-callback-before-submit",
+    guard: "Greenhouse hears of a test only when the attempt is submitted",
+    file: GREENHOUSE_SQL,
+    find: "for each row when (new.status = 'submitted')",
+    replace: "for each row when (true)",
+    tests: [GREENHOUSE],
+    filter: "/PATCHed/",
   },
 ];

@@ -110,6 +110,7 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
   },
   api_key_request_counter: {},
   email_event: {},
+  greenhouse_callback: {},
 };
 
 /**
@@ -144,6 +145,14 @@ export const FUNCTIONS: Record<string, Role[]> = {
   resolve_api_key: [],
   api_key_rate: [],
   api_key_revoke_once: [],
+  // Greenhouse's Assessment Partner API: its endpoint's key check and reads.
+  greenhouse_admit: ["service_role"],
+  greenhouse_list_tests: ["service_role"],
+  greenhouse_test_status: ["service_role"],
+  greenhouse_record_callback: ["service_role"],
+  claim_greenhouse_callbacks: ["service_role"],
+  record_greenhouse_callback: ["service_role"],
+  greenhouse_callback_due: [],
 };
 
 /** Everything `anon` holds, as the platform gives it: schema usage and the auth helpers. */

@@ -48,3 +48,28 @@ Deno.test("variables the platform does not set change nothing", () => {
   }, loadConfig);
   assert.deepEqual(cfg, withEnv(platform, loadConfig));
 });
+
+Deno.test("Greenhouse callbacks: a 32-byte key and http(s) origins, or a clear start-up error", () => {
+  const off = withEnv(platform, loadConfig).greenhouse;
+  assert.deepEqual(off, { callbackKey: null, callbackOrigins: ["https://app.greenhouse.io"] });
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const on = withEnv({
+    ...platform,
+    GREENHOUSE_CALLBACK_KEY: btoa(String.fromCharCode(...secret)),
+    GREENHOUSE_CALLBACK_ORIGINS: "https://app.greenhouse.io, http://127.0.0.1/",
+  }, loadConfig).greenhouse;
+  assert.deepEqual(on.callbackKey, secret);
+  assert.deepEqual(on.callbackOrigins, ["https://app.greenhouse.io", "http://127.0.0.1"]);
+  for (
+    const wrong of [
+      { GREENHOUSE_CALLBACK_KEY: btoa("too short") } as Record<string, string>,
+      { GREENHOUSE_CALLBACK_KEY: "not base64!" },
+      { GREENHOUSE_CALLBACK_ORIGINS: "ftp://app.greenhouse.io" },
+      { GREENHOUSE_CALLBACK_ORIGINS: "https://app.greenhouse.io/path" },
+      { GREENHOUSE_CALLBACK_ORIGINS: "app.greenhouse.io" },
+    ]
+  ) {
+    const name = Object.keys(wrong)[0];
+    assert.throws(() => withEnv({ ...platform, ...wrong }, loadConfig), new RegExp(name));
+  }
+});

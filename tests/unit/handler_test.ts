@@ -39,6 +39,7 @@ function testConfig(overrides: Partial<Config> = {}): Config {
       leaseMs: 5000,
       webhookSecret: null,
     },
+    greenhouse: { callbackKey: null, callbackOrigins: ["https://app.greenhouse.io"] },
     ...overrides,
   };
 }

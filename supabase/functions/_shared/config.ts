@@ -31,6 +31,14 @@ export interface Config {
   rateLimitPerMinute: number;
   idempotencyTtlSeconds: number;
   email: EmailConfig;
+  greenhouse: GreenhouseConfig;
+}
+
+export interface GreenhouseConfig {
+  /** AES-256-GCM key (GREENHOUSE_CALLBACK_KEY) that keeps the callbacks' API keys; null: none. */
+  callbackKey: Uint8Array | null;
+  /** Where completion callbacks may go: `scheme://host[:port]`, as Greenhouse's send_test names. */
+  callbackOrigins: string[];
 }
 
 export interface EmailConfig {
@@ -97,6 +105,32 @@ function frontendUrl(): string {
     throw new ConfigError("INTERVIEW_FRONTEND_URL must be an http(s) URL");
   }
   return url;
+}
+
+/** 32 bytes in base64 (GREENHOUSE_CALLBACK_KEY), or null when unset. */
+function aesKey(name: string): Uint8Array | null {
+  const raw = env(name);
+  if (raw === undefined) return null;
+  let bytes: Uint8Array;
+  try {
+    bytes = Uint8Array.from(atob(raw), (c) => c.charCodeAt(0));
+  } catch {
+    bytes = new Uint8Array();
+  }
+  if (bytes.length !== 32) throw new ConfigError(`${name} must be 32 bytes in base64`);
+  return bytes;
+}
+
+/** Comma-separated http(s) origins (GREENHOUSE_CALLBACK_ORIGINS). */
+function origins(name: string, fallback: string): string[] {
+  return (env(name) ?? fallback).split(",").map((origin) => origin.trim()).filter(Boolean)
+    .map((origin) => {
+      const url = URL.canParse(origin) ? new URL(origin) : null;
+      if (!url || !/^https?:$/.test(url.protocol) || url.origin !== origin.replace(/\/+$/, "")) {
+        throw new ConfigError(`${name} must list origins like https://app.greenhouse.io`);
+      }
+      return url.origin;
+    });
 }
 
 /** The string values of a JSON map of keys (SUPABASE_SECRET_KEYS, SUPABASE_PUBLISHABLE_KEYS). */
@@ -177,6 +211,10 @@ export function loadConfig(): Config {
       retryBaseMs: integer("EMAIL_RETRY_BASE_MS", 30_000, 10, 3_600_000),
       leaseMs: integer("EMAIL_LEASE_MS", 120_000, 1_000, 3_600_000),
       webhookSecret: env("RESEND_WEBHOOK_SECRET") ?? null,
+    },
+    greenhouse: {
+      callbackKey: aesKey("GREENHOUSE_CALLBACK_KEY"),
+      callbackOrigins: origins("GREENHOUSE_CALLBACK_ORIGINS", "https://app.greenhouse.io"),
     },
   };
 }
