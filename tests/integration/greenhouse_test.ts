@@ -138,9 +138,10 @@ function sendBody(
   };
 }
 
+/** Invitations queued for an enrolment (a sent one also schedules its reminders). */
 async function outboxRows(enrolmentId: string): Promise<number> {
   const [{ n }] = await sql`select count(*)::int as n from public.email_outbox
-    where profile_interview_id = ${enrolmentId}`;
+    where profile_interview_id = ${enrolmentId} and kind = 'invitation'`;
   return n;
 }
 
