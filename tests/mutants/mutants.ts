@@ -689,6 +689,14 @@ export const mutants: Mutant[] = [
     tests: [CLAIM],
   },
   {
+    name: "group-claim-ignores-lease",
+    guard: "a group another sender leased is not taken again while its lease runs",
+    file: DISPATCH_SQL,
+    find: "or (b.state = 'sending' and b.locked_until < now())",
+    replace: "or b.state = 'sending'",
+    tests: [CLAIM],
+  },
+  {
     name: "retried-group-rekeyed",
     guard: "a group is retried under the key it was formed with",
     file: DISPATCH_SQL,
@@ -706,6 +714,15 @@ export const mutants: Mutant[] = [
     replace: "        and b.attempts >= p_max_attempts",
     tests: [OUTBOX],
     filter: "past the provider's key window",
+  },
+  {
+    name: "emails-off-sent-at-dispatch",
+    guard: "an invitation queued before its merchant turned emails off is not sent",
+    file: DISPATCH_SQL,
+    find: "when not m.candidate_emails_enabled then 'emails_disabled'",
+    replace: "when false then 'emails_disabled'",
+    tests: [OUTBOX],
+    filter: "/no email for/",
   },
   {
     name: "dead-link-not-skipped",
