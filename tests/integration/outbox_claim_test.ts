@@ -203,6 +203,9 @@ Deno.test("record_invitation_batch: sent marks the enrolment invited; unknown ou
     const [row] = await first`select status, provider_id, last_error from public.email_outbox
       where id = ${sent}`;
     assert.deepEqual({ ...row }, { status: "sent", provider_id: "provider-1", last_error: null });
+    const [group] = await first`select state, outcome, last_error from public.email_send_batch
+      where id = ${accepted.id}`;
+    assert.deepEqual({ ...group }, { state: "done", outcome: "sent", last_error: null });
 
     // One attempt allowed, one made: an unknown outcome fails the group with the reason.
     const lost = await claimGroup([unknown]);
