@@ -282,7 +282,7 @@ export const mutants: Mutant[] = [
     find: "return v_replay || jsonb_build_object('merchant_id', v_merchant_id);",
     replace: "perform v_replay || jsonb_build_object('merchant_id', v_merchant_id);",
     tests: [IDEMPOTENCY],
-    filter: "20 concurrent retries",
+    filter: "/20 concurrent retries|waited for its merchant/",
   },
   {
     name: "refusals-charged-to-nobody",
