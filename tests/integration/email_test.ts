@@ -133,6 +133,10 @@ Deno.test("email_status: skipped, with its reason, when not asked and when the m
     }, asService);
     assert.equal(off.body[0].email_status, "skipped");
     assert.equal(off.body[0].email_skipped_reason, "emails_disabled");
+    // Decided by the registration: nothing is queued that a later dispatch could still send.
+    const [queued] = await sql`select count(*)::int as n from public.email_outbox o
+      where o.profile_interview_id = ${off.body[0].profile_interview_id}`;
+    assert.equal(queued.n, 0, "an invitation was queued while the merchant's emails were off");
   } finally {
     await sql`update public.merchant set candidate_emails_enabled = true where id = ${seed.otherMerchant}`;
   }

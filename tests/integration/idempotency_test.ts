@@ -121,6 +121,38 @@ Deno.test("20 concurrent retries with one key register and email once", async ()
   assert.equal(late.headers.get("idempotent-replayed"), "true");
 });
 
+Deno.test("a request that waited for its merchant answers from the record its key got meanwhile", async () => {
+  const email = uniqueEmail("waited");
+  const body = request([email]);
+  // The record a first request of the key commits: that of a request with the same body.
+  const earlier = crypto.randomUUID();
+  assert.equal((await raw(body, withKey(earlier))).status, 200);
+  const key = crypto.randomUUID();
+  let second;
+  await sql.begin(async (tx) => {
+    // The first request of `key` holds the merchant and commits its record; the second passed
+    // the admission before that and waits for the merchant.
+    await tx`select id from public.merchant where id = ${seed.demoMerchant} for no key update`;
+    second = raw(body, withKey(key));
+    for (let i = 0; i < 100; i++) {
+      const [{ waiting }] = await sql`select count(*)::int as waiting from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock'`;
+      if (waiting > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await tx`insert into public.idempotency_request
+        (merchant_id, key, request_hash, outcome, emails, settled, expires_at)
+      select merchant_id, ${key}, request_hash, outcome, emails, settled, expires_at
+      from public.idempotency_request where merchant_id = ${seed.demoMerchant} and key = ${earlier}`;
+  });
+  const res = await second!;
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.headers.get("idempotent-replayed"), "true", "registered again");
+  const [{ tokens }] = await sql`select count(*)::int as tokens from public.interview_token t
+    join public.profile_interview e on e.id = t.profile_interview_id where e.email = ${email}`;
+  assert.equal(tokens, 1);
+});
+
 Deno.test("a malformed key is a 400 naming the header", async () => {
   const res = await postRegister(request([uniqueEmail()]), withKey("k".repeat(256)));
   assert.equal(res.status, 400);

@@ -113,6 +113,57 @@ for (const [name, claim] of Object.entries(claims)) {
   });
 }
 
+/** Thrown to roll a transaction back on purpose. */
+class RollBack extends Error {}
+
+// Formed groups are taken whole by a claim without ids: a group whose call's outcome is unknown
+// waits for its retry, and only one sender may take it then.
+Deno.test("claim_invitation_emails: a formed group held by one sender is invisible to a second", async () => {
+  const ids = await dueOutboxRows(2);
+  try {
+    // One group per row, formed as a sender would, then made due again with a stored payload, as
+    // after an unknown outcome. Due before any other group, so the claims below take only these.
+    for (const id of ids) {
+      await claimAsSender(first, claims.claim_invitation_emails, { ids: [id], limit: 1 });
+    }
+    await first`update public.email_send_batch b
+      set state = 'waiting', maybe_sent = true, locked_until = null, next_attempt_at = '-infinity',
+        payload = jsonb_build_array(jsonb_build_object('outbox_id', o.id))
+      from public.email_outbox o
+      where o.batch_id = b.id and o.id = any (${ids}::uuid[])`;
+    // A limit of one: one group, and no new group formed from other due rows.
+    const claimDue: Claim = async (tx) => {
+      const [{ claimed }] = await tx`select public.claim_invitation_emails(1) as claimed`;
+      return groupRows(claimed as ClaimedGroups);
+    };
+    const noIds = { ids: [], limit: 1 };
+
+    let taken: string[] = [];
+    const held = await claimAsSender(first, claimDue, noIds, async (held) => {
+      assert.equal(held.length, 1, `the first sender took ${held}`);
+      taken = await claimAsSender(second, claimDue, noIds).catch((err) => {
+        throw new Error(`the second claim waited for the first's group: ${err.message}`);
+      });
+    });
+    assert.deepEqual(taken.filter((id) => held.includes(id)), [], "both hold one group");
+    assert.deepEqual([...held, ...taken].sort(), [...ids].sort(), "a due group was left");
+
+    // Both groups are leased now: a later claim (rolled back) takes neither.
+    let later: string[] = [];
+    await claimAsSender(second, claimDue, noIds, (claimed) => {
+      later = claimed;
+      throw new RollBack();
+    }).catch((err) => {
+      if (!(err instanceof RollBack)) throw err;
+    });
+    assert.deepEqual(later.filter((id) => ids.includes(id)), [], "a leased group was taken");
+  } finally {
+    await first`delete from public.email_send_batch b using public.email_outbox o
+      where o.batch_id = b.id and o.id = any (${ids}::uuid[])`;
+    await first`delete from public.email_outbox where id = any (${ids}::uuid[])`;
+  }
+});
+
 Deno.test("record_invitation_batch: sent marks the enrolment invited; unknown outcomes give up at the limit; late outcomes change nothing", async () => {
   const [sent, rejected, unknown] = await dueOutboxRows(3);
   const all = [sent, rejected, unknown];
@@ -152,6 +203,9 @@ Deno.test("record_invitation_batch: sent marks the enrolment invited; unknown ou
     const [row] = await first`select status, provider_id, last_error from public.email_outbox
       where id = ${sent}`;
     assert.deepEqual({ ...row }, { status: "sent", provider_id: "provider-1", last_error: null });
+    const [group] = await first`select state, outcome, last_error from public.email_send_batch
+      where id = ${accepted.id}`;
+    assert.deepEqual({ ...group }, { state: "done", outcome: "sent", last_error: null });
 
     // One attempt allowed, one made: an unknown outcome fails the group with the reason.
     const lost = await claimGroup([unknown]);

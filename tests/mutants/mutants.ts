@@ -6,8 +6,8 @@
 // once in `file`, or the mutant is reported STALE (after the code moved: find the guard again and
 // copy its current text). `filter` (a test name or /regex/) keeps a run cheap.
 //
-// Guards still to come with their issues, each to get entries here when it lands: API keys,
-// tenancy policies, email suppression, webhook signatures, Greenhouse authentication.
+// Guards still to come with their issues, each to get entries here when it lands: email
+// suppression, webhook signatures, Greenhouse authentication.
 
 export interface Mutant {
   /** Short and unique; `deno task mutants <name>` runs only this one. */
@@ -29,6 +29,7 @@ const ADMISSION_SQL = "supabase/migrations/20261127090050_request_admission.sql"
 const DISPATCH_SQL = "supabase/migrations/20261127090200_email_dispatch.sql";
 const START_SQL = "supabase/migrations/20261127090300_interview_start.sql";
 const GRANTS_SQL = "supabase/migrations/20261127095000_data_api_grants.sql";
+const API_KEYS_SQL = "supabase/migrations/20261128120000_api_keys.sql";
 
 const CHAIN_SQL = "supabase/migrations/20261127090400_email_chain.sql";
 const RENDER_TS = "supabase/functions/_shared/email/render.ts";
@@ -45,6 +46,13 @@ const CLAIM = "tests/integration/outbox_claim_test.ts";
 const GREENHOUSE = "tests/integration/greenhouse_test.ts";
 const GREENHOUSE_AUTH = "supabase/functions/greenhouse-assessment/basic_auth.ts";
 const GREENHOUSE_SQL = "supabase/migrations/20261128130000_greenhouse.sql";
+const OUTBOX = "tests/integration/outbox_test.ts";
+const OUTBOX_FAULTS = "tests/integration/outbox_faults_test.ts";
+const API_KEY = "tests/integration/api_key_test.ts";
+const TENANCY = "tests/integration/tenancy_test.ts";
+const POLICY_MATRIX = "tests/integration/policy_matrix_test.ts";
+const CATALOG = "tests/integration/catalog_test.ts";
+const PLATFORM_AUTH = "tests/integration/platform_auth_test.ts";
 
 export const mutants: Mutant[] = [
   // Registration: who may register, for which merchant and interview.
@@ -52,8 +60,8 @@ export const mutants: Mutant[] = [
     name: "merchant-scope-dropped",
     guard: "a user registers only for its own merchant or a sub-merchant",
     file: ADMISSION_SQL,
-    find: "and v_merchant_id is distinct from v_caller.merchant_id",
-    replace: "and false and v_merchant_id is distinct from v_caller.merchant_id",
+    find: "if v_caller.role is not null and not exists (",
+    replace: "if false and not exists (",
     tests: [AUTH],
     filter: "merchant scope",
   },
@@ -282,7 +290,7 @@ export const mutants: Mutant[] = [
     find: "return v_replay || jsonb_build_object('merchant_id', v_merchant_id);",
     replace: "perform v_replay || jsonb_build_object('merchant_id', v_merchant_id);",
     tests: [IDEMPOTENCY],
-    filter: "20 concurrent retries",
+    filter: "/20 concurrent retries|waited for its merchant/",
   },
   {
     name: "refusals-charged-to-nobody",
@@ -361,8 +369,8 @@ export const mutants: Mutant[] = [
     name: "user-audience-unchecked",
     guard: "user tokens must be for the 'authenticated' audience",
     file: "supabase/functions/_shared/auth.ts",
-    find: 'if (!audienceIncludes(payload, "authenticated"))',
-    replace: "if (false)",
+    find: 'if (!aud.includes("authenticated")) throw invalidToken();',
+    replace: "",
     tests: [AUTH],
     filter: "user tokens that do not verify",
   },
@@ -370,26 +378,27 @@ export const mutants: Mutant[] = [
     name: "user-issuer-unchecked",
     guard: "user tokens must come from the project's issuer",
     file: "supabase/functions/_shared/auth.ts",
-    find: "if (cfg.authIssuer && payload.iss !== cfg.authIssuer) {",
-    replace: "if (false) {",
+    find: "if (payload.iss !== issuer) throw invalidToken();",
+    replace: "",
     tests: [AUTH],
     filter: "user tokens that do not verify",
   },
   {
     name: "user-token-exp-optional",
-    guard: "HS256 user tokens must carry exp",
+    guard: "user tokens must carry exp",
     file: "supabase/functions/_shared/auth.ts",
-    find: 'algorithms: ["HS256"],\n          requiredClaims: ["exp"],',
-    replace: 'algorithms: ["HS256"],',
+    find: 'if (typeof payload.exp !== "number") throw invalidToken();',
+    replace: "",
     tests: [AUTH],
     filter: "/user tokens that do not verify|credential attacks/",
   },
   {
     name: "any-secret-key",
-    guard: "only a configured sb_secret_ key is the service",
+    guard: "only a key the platform gave is the service",
     file: "supabase/functions/_shared/auth.ts",
-    find: "if (matchesAnyKey(credential, secretKeyDigests)) {",
-    replace: "if (true) {",
+    find: "if (matchesAnyKey(credential, serviceKeyDigests)) {",
+    replace:
+      'if (matchesAnyKey(credential, serviceKeyDigests) || credential.startsWith("sb_secret_")) {',
     tests: [AUTH],
     filter: "keys that are not callers",
   },
@@ -416,7 +425,7 @@ export const mutants: Mutant[] = [
     name: "rls-every-merchant",
     guard: "staff see only their merchants",
     file: DOMAIN_SQL,
-    find: "using (public.can_see(id));",
+    find: "using (id in (select private.visible_merchant_ids()));",
     replace: "using (true);",
     tests: [RLS],
     filter: "merchants: staff see",
@@ -435,7 +444,7 @@ export const mutants: Mutant[] = [
     guard: "staff see only their merchants' token records",
     file: REGISTRATION_SQL,
     find:
-      "on public.interview_token for select to authenticated\n  using (public.can_see(merchant_id))",
+      "on public.interview_token for select to authenticated\n  using (merchant_id in (select private.visible_merchant_ids()))",
     replace: "on public.interview_token for select to authenticated\n  using (true)",
     tests: [RLS],
     filter: "the data API, role by role",
@@ -445,7 +454,7 @@ export const mutants: Mutant[] = [
     guard: "staff see only their merchants' invitations",
     file: REGISTRATION_SQL,
     find:
-      "on public.email_outbox for select to authenticated\n  using (public.can_see(merchant_id))",
+      "on public.email_outbox for select to authenticated\n  using (merchant_id in (select private.visible_merchant_ids()))",
     replace: "on public.email_outbox for select to authenticated\n  using (true)",
     tests: [RLS],
     filter: "the data API, role by role",
@@ -455,7 +464,7 @@ export const mutants: Mutant[] = [
     guard: "staff see only their merchants' attempts",
     file: START_SQL,
     find:
-      "on public.interview_result for select to authenticated\n  using (public.can_see(merchant_id))",
+      "on public.interview_result for select to authenticated\n  using (merchant_id in (select private.visible_merchant_ids()))",
     replace: "on public.interview_result for select to authenticated\n  using (true)",
     tests: [RLS],
     filter: "the data API, role by role",
@@ -464,9 +473,9 @@ export const mutants: Mutant[] = [
     name: "selection-writes",
     guard: "merchant_selection only reads",
     file: DOMAIN_SQL,
-    find:
-      "(public.current_app_role() in ('merchant_owner', 'merchant') and public.is_staff_of(target))",
-    replace: "public.is_staff_of(target)",
+    find: "select private.merchant_ids_for(p_user, '{merchant_owner,merchant}')",
+    replace:
+      "select private.merchant_ids_for(p_user, '{merchant_owner,merchant,merchant_selection}')",
     tests: [RLS],
     filter: "interviews: staff read theirs",
   },
@@ -593,35 +602,35 @@ export const mutants: Mutant[] = [
     name: "claim-not-skip-locked",
     guard: "two senders never claim the same outbox rows",
     file: DISPATCH_SQL,
-    find: "    limit p_limit\n    for update skip locked\n",
-    replace: "    limit p_limit\n",
+    find: "    limit greatest(p_limit - v_rows, 0)\n    for update skip locked\n",
+    replace: "    limit greatest(p_limit - v_rows, 0)\n",
     tests: [CLAIM],
   },
   {
     name: "claim-ignores-lease",
-    guard: "a row another sender leased is not claimed again",
+    guard: "a row in another sender's group is not claimed again",
     file: DISPATCH_SQL,
-    find: "(o.status = 'pending' or (o.status = 'sending' and o.locked_until < now()))",
-    replace: "o.status in ('pending', 'sending')",
+    find: "where o.status = 'pending' and o.batch_id is null and o.next_attempt_at <= now()",
+    replace: "where o.status in ('pending', 'sending') and o.next_attempt_at <= now()",
     tests: [CLAIM],
   },
   {
     name: "retries-never-give-up",
-    guard: "a row fails for good after EMAIL_MAX_ATTEMPTS tries",
+    guard: "a group whose outcome stays unknown fails for good after EMAIL_MAX_ATTEMPTS calls",
     file: DISPATCH_SQL,
-    find: "x.outcome = 'failed' or o.attempts >= p_max_attempts",
-    replace: "x.outcome = 'failed'",
+    find: "or (v_kind in ('refused', 'unknown') and v_batch.attempts >= p_max_attempts) then",
+    replace: "then",
     tests: [CLAIM],
-    filter: "record_invitation_outcomes",
+    filter: "record_invitation_batch",
   },
   {
     name: "late-outcome-applied",
-    guard: "only the sender holding a row records its outcome",
+    guard: "only the sender holding a group's current call records its outcome",
     file: DISPATCH_SQL,
-    find: "where o.id = x.id and o.status = 'sending'",
-    replace: "where o.id = x.id",
+    find: "where b.id = p_batch_id and b.attempts = p_attempt and b.state = 'sending'",
+    replace: "where b.id = p_batch_id",
     tests: [CLAIM],
-    filter: "record_invitation_outcomes",
+    filter: "record_invitation_batch",
   },
   {
     name: "sent-not-invited",
@@ -630,7 +639,7 @@ export const mutants: Mutant[] = [
     find: "set status = 'invited'",
     replace: "set status = p.status",
     tests: [CLAIM],
-    filter: "record_invitation_outcomes",
+    filter: "record_invitation_batch",
   },
   {
     name: "unsent-invitation-link-revoked",
@@ -645,8 +654,8 @@ export const mutants: Mutant[] = [
     name: "sent-not-recorded",
     guard: "a sent email is recorded as sent",
     file: DISPATCH_SQL,
-    find: "when x.outcome = 'sent' then 'sent'::public.email_status",
-    replace: "when x.outcome = 'sent' then 'pending'::public.email_status",
+    find: "set status = case when x.provider_id is not null then 'sent'::public.email_status",
+    replace: "set status = case when x.provider_id is not null then 'sending'::public.email_status",
     tests: [EMAIL],
     filter: "1,000 candidates",
   },
@@ -786,5 +795,270 @@ export const mutants: Mutant[] = [
     replace: "for each row when (true)",
     tests: [GREENHOUSE],
     filter: "/PATCHed/",
+  },
+  // Exactly-once sending: send groups keep their key and payload.
+  {
+    name: "group-claim-not-skip-locked",
+    guard: "two senders never take the same formed send group",
+    file: DISPATCH_SQL,
+    find: "      limit ceil(p_limit / 100.0)\n      for update skip locked\n",
+    replace: "      limit ceil(p_limit / 100.0)\n",
+    tests: [CLAIM],
+  },
+  {
+    name: "group-claim-ignores-lease",
+    guard: "a group another sender leased is not taken again while its lease runs",
+    file: DISPATCH_SQL,
+    find: "or (b.state = 'sending' and b.locked_until < now())",
+    replace: "or b.state = 'sending'",
+    tests: [CLAIM],
+  },
+  {
+    name: "retried-group-rekeyed",
+    guard: "a group is retried under the key it was formed with",
+    file: DISPATCH_SQL,
+    find: "set state = 'sending', attempts = b.attempts + 1, locked_until = v_lease,",
+    replace: "set state = 'sending', attempts = b.attempts + 1, locked_until = v_lease,\n" +
+      "        idempotency_key = 'invitations-' || gen_random_uuid(),",
+    tests: [OUTBOX_FAULTS, OUTBOX],
+  },
+  {
+    name: "group-resent-after-key-window",
+    guard: "past the provider's key window an unknown group is never sent again",
+    file: DISPATCH_SQL,
+    find: "        and (b.created_at < now() - make_interval(secs => p_window_seconds)\n" +
+      "          or b.attempts >= p_max_attempts)",
+    replace: "        and b.attempts >= p_max_attempts",
+    tests: [OUTBOX],
+    filter: "past the provider's key window",
+  },
+  {
+    name: "emails-off-sent-at-dispatch",
+    guard: "an invitation queued before its merchant turned emails off is not sent",
+    file: DISPATCH_SQL,
+    find: "when not m.candidate_emails_enabled then 'emails_disabled'",
+    replace: "when false then 'emails_disabled'",
+    tests: [OUTBOX],
+    filter: "/no email for/",
+  },
+  {
+    name: "dead-link-not-skipped",
+    guard: "an invitation whose link was revoked is skipped, not sent",
+    file: DISPATCH_SQL,
+    find: "when t.revoked_at is not null then 'token_revoked'",
+    replace: "when false then 'token_revoked'",
+    tests: [OUTBOX],
+    filter: "/no email for/",
+  },
+  {
+    name: "used-link-not-skipped",
+    guard: "an invitation whose link was already used is skipped, not sent",
+    file: DISPATCH_SQL,
+    find: "when t.used_at is not null then 'token_used'",
+    replace: "when false then 'token_used'",
+    tests: [OUTBOX],
+    filter: "/no email for/",
+  },
+  // Registration's promises: one transaction for the answer's record, a 429 that never waits.
+  {
+    name: "idempotency-record-outside-transaction",
+    guard: "the answer's idempotency record commits with the registration",
+    file: "supabase/functions/job-interview-register-users/register.ts",
+    find:
+      "    p_idempotency: idempotency\n      ? { ...idempotency, ttl_seconds: deps.cfg.idempotencyTtlSeconds }\n      : null,",
+    replace: "    p_idempotency: null,",
+    tests: [IDEMPOTENCY, "tests/integration/retry_test.ts"],
+    filter: "/same key and body replay|20 concurrent retries|lost after the commit/",
+  },
+  {
+    name: "rate-counted-after-lock",
+    guard: "a request is counted (and shed with 429) before it waits for its merchant",
+    file: ADMISSION_SQL,
+    find: "  if v_who ? 'error' then\n    v_rate := public.count_request(v_subject, v_limit);",
+    replace: "  perform 1 from public.merchant m where m.id = v_subject for no key update;\n" +
+      "  if v_who ? 'error' then\n    v_rate := public.count_request(v_subject, v_limit);",
+    tests: [IDEMPOTENCY],
+    filter: "a flood is shed with 429",
+  },
+  // Tenancy: one private definition of who acts for which merchant.
+  {
+    name: "tenancy-staff-see-every-merchant",
+    guard: "staff reach their merchant and those below it, not every merchant",
+    file: DOMAIN_SQL,
+    find:
+      "select m.id from public.merchant m where exists (select 1 from caller c where c.role = 'admin')",
+    replace: "select m.id from public.merchant m where exists (select 1 from caller c)",
+    tests: [TENANCY, POLICY_MATRIX],
+    filter: "/another merchant's rows never come back|foreign/",
+  },
+  {
+    name: "stage-checks-one-end",
+    guard: "a position stage links a position and an interview both of the caller's merchants",
+    file: DOMAIN_SQL,
+    find: "    and interview_def_set_id in (\n      select i.id from public.interview_def_set i\n" +
+      "      where i.merchant_id in (select private.manageable_merchant_ids())\n    )\n",
+    replace: "",
+    tests: [TENANCY],
+    filter: "a position never gets a stage of another merchant's interview",
+  },
+  {
+    name: "foreign-merchant-422",
+    guard: "a merchant outside a user's reach is a 403, whether it exists or not",
+    file: ADMISSION_SQL,
+    find: "if v_caller.role = 'admin' then",
+    replace: "if true then",
+    tests: [AUTH, TENANCY],
+    filter: "/merchant scope|foreign|unknown/",
+  },
+  {
+    name: "authorised-after-lock",
+    guard: "a caller is authorised before anything of the merchant is locked",
+    file: ADMISSION_SQL,
+    find: "    v_who := public.resolve_registration_merchant(p_caller_id, p_merchant_id);",
+    replace:
+      "    perform 1 from public.merchant m where m.id = p_merchant_id for no key update;\n" +
+      "    v_who := public.resolve_registration_merchant(p_caller_id, p_merchant_id);",
+    tests: [TENANCY],
+    filter: "not locked on behalf",
+  },
+  {
+    name: "client-chosen-ids",
+    guard: "ids are the database's: no API role inserts one",
+    file: GRANTS_SQL,
+    find: "grant insert (merchant_id, name, status) on public.position_def_set to authenticated;",
+    replace:
+      "grant insert (id, merchant_id, name, status) on public.position_def_set to authenticated;",
+    tests: [TENANCY],
+    filter: "ids are the database's",
+  },
+  // Grants: the Data API access matrix.
+  {
+    name: "grant-to-anon",
+    guard: "anon has no privilege on any table",
+    file: GRANTS_SQL,
+    find: "grant select on public.merchant to authenticated;",
+    replace: "grant select on public.merchant to authenticated, anon;",
+    tests: [CATALOG],
+    filter: "the catalog matches the access matrix",
+  },
+  {
+    name: "function-executable-by-public",
+    guard: "no function in public is executable by PUBLIC",
+    file: GRANTS_SQL,
+    find:
+      "revoke all on all functions in schema public from public, anon, authenticated, service_role;",
+    replace: "revoke all on all functions in schema public from anon, authenticated, service_role;",
+    tests: [CATALOG],
+    filter: "the catalog matches the access matrix",
+  },
+  {
+    name: "service-role-given-table",
+    guard: "the service key reaches no table directly",
+    file: GRANTS_SQL,
+    find: "grant select on public.email_outbox to authenticated;",
+    replace: "grant select on public.email_outbox to authenticated, service_role;",
+    tests: [CATALOG],
+    filter: "the catalog matches the access matrix",
+  },
+  // Platform authentication.
+  {
+    name: "jwks-failure-as-401",
+    guard: "a JWKS that cannot be fetched is a 503, never a 401",
+    file: "supabase/functions/_shared/auth.ts",
+    find: "        if (!keys) throw err;",
+    replace: "        if (!keys) throw invalidToken();",
+    tests: [PLATFORM_AUTH],
+    filter: "out of reach",
+  },
+  {
+    name: "service-role-jwt-accepted",
+    // The bug as it would be written: "the gateway verified the signature, so trust the role".
+    guard: "a correctly signed service_role JWT is not the service; only the platform's keys are",
+    file: "supabase/functions/_shared/auth.ts",
+    find: "    if (matchesAnyKey(credential, serviceKeyDigests)) {",
+    replace: "    const signedAsService = (() => {\n" +
+      "      try {\n" +
+      '        return decodeJwt(credential).role === "service_role";\n' +
+      "      } catch {\n" +
+      "        return false;\n" +
+      "      }\n" +
+      "    })();\n" +
+      "    if (matchesAnyKey(credential, serviceKeyDigests) || signedAsService) {",
+    tests: [PLATFORM_AUTH],
+    filter: "a service_role JWT",
+  },
+  // Merchant API keys.
+  {
+    name: "api-key-revoked-accepted",
+    guard: "a revoked key fails on its very next request",
+    file: API_KEYS_SQL,
+    find: "when v_key.revoked_at is not null then jsonb_build_object(",
+    replace: "when false then jsonb_build_object(",
+    tests: [API_KEY],
+    filter: "create, use, list without the secret, revoke",
+  },
+  {
+    name: "api-key-expired-accepted",
+    guard: "an expired key is refused",
+    file: API_KEYS_SQL,
+    find: "when v_key.expires_at <= now() then jsonb_build_object(",
+    replace: "when false then jsonb_build_object(",
+    tests: [API_KEY],
+    filter: "an expired key",
+  },
+  {
+    name: "api-key-test-registers-real",
+    guard: "a test key registers only is_test enrolments",
+    file: API_KEYS_SQL,
+    find: "when v_key.is_test and not coalesce(p_is_test, false) then",
+    replace: "when false then",
+    tests: [API_KEY],
+    filter: "test keys (jm_test_)",
+  },
+  {
+    name: "api-key-scope-unchecked",
+    guard: "a key acts only within its scopes",
+    file: API_KEYS_SQL,
+    find: "when not p_scope = any (v_key.scopes) then",
+    replace: "when false then",
+    tests: [API_KEY],
+    filter: "a key without the scope",
+  },
+  {
+    name: "api-key-other-merchant",
+    guard: "a key acts only for its own merchant",
+    file: API_KEYS_SQL,
+    find: "when p_merchant_id is not null and p_merchant_id <> v_key.merchant_id and not (",
+    replace: "when false and p_merchant_id <> v_key.merchant_id and not (",
+    tests: [API_KEY],
+    filter: "/another merchant's key|sub-merchants/",
+  },
+  {
+    name: "api-key-sub-merchant-flag-ignored",
+    guard: "a key reaches sub-merchants only when created to",
+    file: API_KEYS_SQL,
+    find: "      v_key.sub_merchants and exists (",
+    replace: "      exists (",
+    tests: [API_KEY],
+    filter: "sub-merchants: only with a key that allows them",
+  },
+  {
+    name: "api-key-digest-readable",
+    guard: "no API role reads a key's digest",
+    file: API_KEYS_SQL,
+    find: "grant select (id, merchant_id, name, prefix,",
+    replace: "grant select (id, merchant_id, key_hash, name, prefix,",
+    tests: [API_KEY, POLICY_MATRIX],
+    filter: "/list without the secret|every table in public/",
+  },
+  {
+    name: "api-key-last-used-every-request",
+    guard: "last_used_at is written at most once a minute per key",
+    file: API_KEYS_SQL,
+    find:
+      "where l.id = v_key.id and (l.last_used_at is null or l.last_used_at < now() - interval '1 minute')",
+    replace: "where l.id = v_key.id",
+    tests: [API_KEY],
+    filter: "last_used_at written once",
   },
 ];
