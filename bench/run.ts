@@ -69,6 +69,8 @@ const stack = await startStack({
   mailPort: 0,
   dispatchIntervalMs: 0,
   logDir,
+  // The hop floor: a function that only makes one trivial RPC, behind the same gateway.
+  extraFunctions: { "bench-hop": `${root}bench/hop_function.ts` },
 });
 const { info } = stack;
 const sql = postgres(info.DB_URL, { max: 1, onnotice: () => {} });
@@ -93,6 +95,7 @@ try {
   const targets = {
     ours: { url: `${info.FUNCTIONS_URL}/job-interview-register-users`, headers: auth },
     floor: { url: `${info.REST_URL}/rpc/bench_floor_insert`, headers: floorHeaders },
+    hop: { url: `${info.FUNCTIONS_URL}/bench-hop`, headers: auth },
     naive: { url: `http://127.0.0.1:${naivePort}/`, headers: auth },
   };
   type Target = keyof typeof targets;
@@ -115,6 +118,14 @@ try {
       return false;
     }
   });
+  await waitFor("the hop floor function", async () => {
+    try {
+      await call("hop", "{}");
+      return true;
+    } catch {
+      return false;
+    }
+  });
   await waitFor("the naive server", async () => {
     try {
       await call("naive", body(1));
@@ -129,6 +140,7 @@ try {
     ours: {},
     floor: {},
     naive: {},
+    hop: {},
   };
   for (const n of SIZES) {
     for (const target of ["ours", "floor", "naive"] as Target[]) {
@@ -187,7 +199,45 @@ try {
   }
   log(`cpu ${cpuMsN1000} ms per 1,000-user request; peak RSS ${rssMbPeak} MB`);
 
-  // 6. Throughput of single-user requests from a second process.
+  // 6. Throughput of single-user requests from a second process, with each process's CPU time
+  // per request over the run (from /proc): the gateway (this process), the function, PostgREST
+  // and the database's backends.
+  const dbName = new URL(info.DB_URL).pathname.slice(1);
+  const processes = (): Record<string, number[]> => {
+    const found: Record<string, number[]> = {
+      gateway: [Deno.pid],
+      function: [
+        stack.functionPids["job-interview-register-users"],
+        stack.functionPids["bench-hop"],
+      ],
+      postgrest: [],
+      postgres: [],
+    };
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      try {
+        const cmd = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).replaceAll("\0", " ")
+          .trim();
+        const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        if (cmd.endsWith("/postgrest") && parent === Deno.pid) {
+          found.postgrest.push(Number(entry.name));
+        } else if (cmd.startsWith("postgres: ") && cmd.includes(` ${dbName} `)) {
+          found.postgres.push(Number(entry.name));
+        }
+      } catch { /* gone */ }
+    }
+    return found;
+  };
+  const ticksOf = (pid: number) => {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return 0;
+    }
+  };
   const autocannon = async (target: Target) => {
     const { url, headers } = targets[target];
     const template = JSON.stringify({
@@ -211,18 +261,45 @@ try {
       ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}=${v}`]),
       url,
     ];
-    const out = await new Deno.Command("npx", { args, stdout: "piped", stderr: "null" }).output();
+    const child = new Deno.Command("npx", { args, stdout: "piped", stderr: "null" }).spawn();
+    // PostgREST's pool opens its connections under load: count the backends once they are there.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const pids = processes();
+    const sum = (list: number[]) => list.reduce((total, pid) => total + ticksOf(pid), 0);
+    const before = Object.fromEntries(Object.entries(pids).map(([k, list]) => [k, sum(list)]));
+    const [rest0, fn0] = [stack.stats.restRequests, stack.stats.functionRequests];
+    const out = await child.output();
+    const requests = target === "floor"
+      ? stack.stats.restRequests - rest0
+      : stack.stats.functionRequests - fn0;
+    const cpu = Object.fromEntries(
+      Object.entries(pids).map((
+        [k, list],
+      ) => [k, round((sum(list) - before[k]) * 10 / requests, 2)]),
+    ) as Record<"gateway" | "function" | "postgrest" | "postgres", number>;
     const result = JSON.parse(new TextDecoder().decode(out.stdout));
     return {
       rps: round(result.requests.average),
       p99: round(result.latency.p99),
       errors: (result.errors ?? 0) + (result.non2xx ?? 0) + (result.timeouts ?? 0),
+      rest_per_request: round((stack.stats.restRequests - rest0) / requests, 2),
+      cpu_ms: cpu,
     };
   };
   const throughput = await autocannon("ours");
+  const hopThroughput = await autocannon("hop");
   const floorThroughput = await autocannon("floor");
   log(
-    `throughput: ${throughput.rps} rps (floor ${floorThroughput.rps}), errors ${throughput.errors}`,
+    `throughput: ${throughput.rps} rps (hop floor ${hopThroughput.rps}, floor ${floorThroughput.rps}), errors ${throughput.errors}`,
+  );
+  log(
+    `cpu ms per request: ${
+      JSON.stringify({
+        ours: throughput.cpu_ms,
+        hop: hopThroughput.cpu_ms,
+        floor: floorThroughput.cpu_ms,
+      })
+    }`,
   );
 
   // 7. 1,000 invitation emails through the local inbox.
@@ -270,7 +347,15 @@ try {
     rps_n1: throughput.rps,
     p99_ms_rps_n1: throughput.p99,
     floor_rps_n1: floorThroughput.rps,
+    hop_rps_n1: hopThroughput.rps,
     errors: throughput.errors,
+    floor_errors: floorThroughput.errors,
+    hop_errors: hopThroughput.errors,
+    cpu_ms_per_request_n1: {
+      ours: throughput.cpu_ms,
+      hop: hopThroughput.cpu_ms,
+      floor: floorThroughput.cpu_ms,
+    },
     email_response_ms_n1000: emailResponseMs,
     email_last_arrival_ms_n1000: lastEmailMs,
     emails_arrived_n1000: emailsArrived,
@@ -304,7 +389,16 @@ try {
     [
       "rps_n1 at least half of floor_rps_n1, with no errors",
       figures.rps_n1 >= figures.floor_rps_n1 / 2 && figures.errors === 0,
-      `${figures.rps_n1} vs ${figures.floor_rps_n1} rps, ${figures.errors} errors`,
+      `${figures.rps_n1} vs ${figures.floor_rps_n1} rps (${
+        round(100 * figures.rps_n1 / figures.floor_rps_n1, 0)
+      } %), ${figures.errors} errors`,
+    ],
+    [
+      "rps_n1 at least 70 % of hop_rps_n1, with no errors",
+      figures.rps_n1 >= 0.7 * figures.hop_rps_n1 && figures.errors === 0,
+      `${figures.rps_n1} vs ${figures.hop_rps_n1} rps (${
+        round(100 * figures.rps_n1 / figures.hop_rps_n1, 0)
+      } %), ${figures.errors} errors`,
     ],
     [
       "email_calls_n1000 at most 10",
@@ -406,10 +500,34 @@ ${table("naive")}
 autocannon from a second process, 32 connections for ${THROUGHPUT_SECONDS} s, a new candidate per
 request:
 
-| target | requests/s | p99 ms | errors |
-| --- | --- | --- | --- |
-| this endpoint | ${throughput.rps} | ${throughput.p99} | ${throughput.errors} |
-| floor | ${floorThroughput.rps} | ${floorThroughput.p99} | ${floorThroughput.errors} |
+| target | requests/s | p99 ms | errors | PostgREST requests per request |
+| --- | --- | --- | --- | --- |
+| this endpoint | ${throughput.rps} | ${throughput.p99} | ${throughput.errors} | ${throughput.rest_per_request} |
+| hop floor | ${hopThroughput.rps} | ${hopThroughput.p99} | ${hopThroughput.errors} | ${hopThroughput.rest_per_request} |
+| floor | ${floorThroughput.rps} | ${floorThroughput.p99} | ${floorThroughput.errors} | ${floorThroughput.rest_per_request} |
+
+The hop floor (\`bench/hop_function.ts\`, served by the benchmark's stack only, never deployed) is
+the least a function can do here: the client's request through the gateway into a function
+process of its own, and one RPC (\`bench_hop\`, \`select 1\`) from there with supabase-js
+through the gateway and PostgREST. The floor is one request through the gateway straight to
+PostgREST, inserting the row.
+
+CPU time per request during the same runs (ms, from \`/proc\`; the gateway is the benchmark's own
+process, the database column sums the stack database's backends):
+
+| target | gateway | function | PostgREST | PostgreSQL | total |
+| --- | --- | --- | --- | --- | --- |
+${
+    ([["this endpoint", throughput], ["hop floor", hopThroughput], [
+      "floor",
+      floorThroughput,
+    ]] as const)
+      .map(([name, t]) =>
+        `| ${name} | ${t.cpu_ms.gateway} | ${t.cpu_ms.function} | ${t.cpu_ms.postgrest} | ${t.cpu_ms.postgres} | ${
+          round(t.cpu_ms.gateway + t.cpu_ms.function + t.cpu_ms.postgrest + t.cpu_ms.postgres, 2)
+        } |`
+      ).join("\n")
+  }
 
 ## 1,000 invitation emails
 

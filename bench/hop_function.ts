@@ -1,0 +1,19 @@
+// The hop floor: a function that does nothing but what every registration must, one HTTP hop
+// through the gateway into a function process, and one RPC from there through the gateway and
+// PostgREST (`bench_hop`, bench/floor.sql), with the same client the functions use. Served only by
+// the benchmark's stack, never deployed (it is not under supabase/functions).
+import { createClient } from "@supabase/supabase-js";
+
+const secretKeys = JSON.parse(Deno.env.get("SUPABASE_SECRET_KEYS") ?? "{}");
+const db = createClient(Deno.env.get("SUPABASE_URL")!, secretKeys.default, {
+  auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  global: { headers: { "x-client-info": "job-interview-functions" } },
+});
+
+Deno.serve(async (req) => {
+  if (req.method === "OPTIONS") return new Response(null, { status: 204 });
+  await req.arrayBuffer();
+  const { data, error } = await db.rpc("bench_hop");
+  if (error) return Response.json({ error: error.message, name: "rpc" }, { status: 503 });
+  return Response.json({ ok: data });
+});
