@@ -265,17 +265,17 @@ try {
     // PostgREST's pool opens its connections under load: count the backends once they are there.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const pids = processes();
-    const sum = (list: number[]) => list.reduce((total, pid) => total + ticksOf(pid), 0);
-    const before = Object.fromEntries(Object.entries(pids).map(([k, list]) => [k, sum(list)]));
+    const ticksBefore = new Map(Object.values(pids).flat().map((pid) => [pid, ticksOf(pid)]));
     const [rest0, fn0] = [stack.stats.restRequests, stack.stats.functionRequests];
     const out = await child.output();
     const requests = target === "floor"
       ? stack.stats.restRequests - rest0
       : stack.stats.functionRequests - fn0;
+    // Backends PostgREST opened during the run count in full (they did nothing before it).
+    const spent = (list: number[]) =>
+      list.reduce((total, pid) => total + ticksOf(pid) - (ticksBefore.get(pid) ?? 0), 0);
     const cpu = Object.fromEntries(
-      Object.entries(pids).map((
-        [k, list],
-      ) => [k, round((sum(list) - before[k]) * 10 / requests, 2)]),
+      Object.entries(processes()).map(([k, list]) => [k, round(spent(list) * 10 / requests, 2)]),
     ) as Record<"gateway" | "function" | "postgrest" | "postgres", number>;
     const result = JSON.parse(new TextDecoder().decode(out.stdout));
     return {

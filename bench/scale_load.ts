@@ -57,8 +57,10 @@ export async function loadScale(
   await step(
     "candidates",
     `with users as (
-      insert into auth.users (email)
-      select 'scale-candidate-' || g || '@example.com' from generate_series(1, $1::int) g
+      -- Auth picks user ids itself: auth.users has no default for them, as on Supabase.
+      insert into auth.users (id, email)
+      select gen_random_uuid(), 'scale-candidate-' || g || '@example.com'
+      from generate_series(1, $1::int) g
       returning id, email
     )
     insert into public.profile (id, role, email) select id, 'candidate', email from users`,
