@@ -96,6 +96,7 @@ try {
     ours: { url: `${info.FUNCTIONS_URL}/job-interview-register-users`, headers: auth },
     floor: { url: `${info.REST_URL}/rpc/bench_floor_insert`, headers: floorHeaders },
     hop: { url: `${info.FUNCTIONS_URL}/bench-hop`, headers: auth },
+    hop2: { url: `${info.FUNCTIONS_URL}/bench-hop?rpcs=2`, headers: auth },
     naive: { url: `http://127.0.0.1:${naivePort}/`, headers: auth },
   };
   type Target = keyof typeof targets;
@@ -141,6 +142,7 @@ try {
     floor: {},
     naive: {},
     hop: {},
+    hop2: {},
   };
   for (const n of SIZES) {
     for (const target of ["ours", "floor", "naive"] as Target[]) {
@@ -288,6 +290,7 @@ try {
   };
   const throughput = await autocannon("ours");
   const hopThroughput = await autocannon("hop");
+  const hop2Throughput = await autocannon("hop2");
   const floorThroughput = await autocannon("floor");
   log(
     `throughput: ${throughput.rps} rps (hop floor ${hopThroughput.rps}, floor ${floorThroughput.rps}), errors ${throughput.errors}`,
@@ -301,6 +304,31 @@ try {
       })
     }`,
   );
+
+  // 6b. The two SQL functions of a one-user registration, called directly one after the other
+  // (no PostgREST, no concurrency): the database's own CPU time per call, from /proc.
+  const probe = postgres(info.DB_URL, { max: 1, onnotice: () => {} });
+  const [{ pid: probePid }] = await probe`select pg_backend_pid() as pid`;
+  const sqlCpu = async (call: (i: number) => Promise<unknown>) => {
+    const reps = quick ? 200 : 1000;
+    for (let i = 0; i < 20; i++) await call(-1 - i);
+    const before = ticksOf(probePid);
+    for (let i = 0; i < reps; i++) await call(i);
+    return round((ticksOf(probePid) - before) * 10 / reps, 3);
+  };
+  const probeRun = crypto.randomUUID().slice(0, 8);
+  const admissionCpuMs = await sqlCpu(() =>
+    probe`select public.admit_registration(null, ${MERCHANT}::uuid, null, 1000000000, null, false)`
+  );
+  const registrationCpuMs = await sqlCpu((i) =>
+    probe`select public.register_interview_users(null, ${MERCHANT}::uuid, ${INTERVIEW}::uuid,
+      false, ${
+      probe.json([{ i: 0, name: "Probe", email: `probe-${probeRun}-${i}@example.com` }])
+    }::jsonb,
+      86400)`
+  );
+  await probe.end();
+  log(`sql cpu per call: admission ${admissionCpuMs} ms, registration ${registrationCpuMs} ms`);
 
   // 7. 1,000 invitation emails through the local inbox.
   await fetch(`${info.MAILPIT_URL}/api/emails`, { method: "DELETE" }).then((r) => r.body?.cancel());
@@ -348,12 +376,16 @@ try {
     p99_ms_rps_n1: throughput.p99,
     floor_rps_n1: floorThroughput.rps,
     hop_rps_n1: hopThroughput.rps,
+    hop2_rps_n1: hop2Throughput.rps,
+    sql_cpu_ms_admission_n1: admissionCpuMs,
+    sql_cpu_ms_registration_n1: registrationCpuMs,
     errors: throughput.errors,
     floor_errors: floorThroughput.errors,
     hop_errors: hopThroughput.errors,
     cpu_ms_per_request_n1: {
       ours: throughput.cpu_ms,
       hop: hopThroughput.cpu_ms,
+      hop2: hop2Throughput.cpu_ms,
       floor: floorThroughput.cpu_ms,
     },
     email_response_ms_n1000: emailResponseMs,
@@ -504,6 +536,7 @@ request:
 | --- | --- | --- | --- | --- |
 | this endpoint | ${throughput.rps} | ${throughput.p99} | ${throughput.errors} | ${throughput.rest_per_request} |
 | hop floor | ${hopThroughput.rps} | ${hopThroughput.p99} | ${hopThroughput.errors} | ${hopThroughput.rest_per_request} |
+| hop floor, two RPCs | ${hop2Throughput.rps} | ${hop2Throughput.p99} | ${hop2Throughput.errors} | ${hop2Throughput.rest_per_request} |
 | floor | ${floorThroughput.rps} | ${floorThroughput.p99} | ${floorThroughput.errors} | ${floorThroughput.rest_per_request} |
 
 The hop floor (\`bench/hop_function.ts\`, served by the benchmark's stack only, never deployed) is
@@ -518,10 +551,12 @@ process, the database column sums the stack database's backends):
 | target | gateway | function | PostgREST | PostgreSQL | total |
 | --- | --- | --- | --- | --- | --- |
 ${
-    ([["this endpoint", throughput], ["hop floor", hopThroughput], [
-      "floor",
-      floorThroughput,
-    ]] as const)
+    ([
+      ["this endpoint", throughput],
+      ["hop floor", hopThroughput],
+      ["hop floor, two RPCs", hop2Throughput],
+      ["floor", floorThroughput],
+    ] as const)
       .map(([name, t]) =>
         `| ${name} | ${t.cpu_ms.gateway} | ${t.cpu_ms.function} | ${t.cpu_ms.postgrest} | ${t.cpu_ms.postgres} | ${
           round(t.cpu_ms.gateway + t.cpu_ms.function + t.cpu_ms.postgrest + t.cpu_ms.postgres, 2)
