@@ -1,15 +1,13 @@
 // The hop floor: a function that does nothing but what every registration must, one HTTP hop
 // through the gateway into a function process, and one RPC from there through the gateway and
 // PostgREST (`bench_hop`, bench/floor.sql), with the same client the functions use; with
-// `?rpcs=2`, two. Served only by
-// the benchmark's stack, never deployed (it is not under supabase/functions).
-import { createClient } from "@supabase/supabase-js";
+// `?rpcs=2`, two. Served only by the benchmark's stack, never deployed (it is not under
+// supabase/functions).
+import { config } from "../supabase/functions/_shared/config.ts";
+import { createServiceClient } from "../supabase/functions/_shared/db.ts";
 
-const secretKeys = JSON.parse(Deno.env.get("SUPABASE_SECRET_KEYS") ?? "{}");
-const db = createClient(Deno.env.get("SUPABASE_URL")!, secretKeys.default, {
-  auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-  global: { headers: { "x-client-info": "job-interview-functions" } },
-});
+// The functions' own configuration and client, from the environment the functions get.
+const db = createServiceClient(config());
 
 Deno.serve(async (req) => {
   if (req.method === "OPTIONS") return new Response(null, { status: 204 });
