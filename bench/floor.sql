@@ -21,4 +21,18 @@ grant execute on function public.bench_floor_insert(jsonb) to service_role;
 -- service key: the table privileges they need, which the product's matrix does not grant.
 grant select, insert on public.profile_interview, public.interview_token to service_role;
 grant select on public.interview_def_set to service_role;
+-- The enrolment's id default (time-ordered, private.uuid_v7()), which the product's roles reach
+-- only through the definer functions that insert.
+grant usage on schema private to service_role;
+grant execute on function private.uuid_v7() to service_role;
+notify pgrst, 'reload schema';
+-- The hop floor's RPC (bench/hop_function.ts): a round trip that does nothing.
+create or replace function public.bench_hop()
+returns integer
+language sql
+security invoker
+set search_path = ''
+as $$ select 1 $$;
+revoke execute on function public.bench_hop() from public, anon, authenticated;
+grant execute on function public.bench_hop() to service_role;
 notify pgrst, 'reload schema';

@@ -69,6 +69,8 @@ const stack = await startStack({
   mailPort: 0,
   dispatchIntervalMs: 0,
   logDir,
+  // The hop floor: a function that only makes one trivial RPC, behind the same gateway.
+  extraFunctions: { "bench-hop": `${root}bench/hop_function.ts` },
 });
 const { info } = stack;
 const sql = postgres(info.DB_URL, { max: 1, onnotice: () => {} });
@@ -93,6 +95,8 @@ try {
   const targets = {
     ours: { url: `${info.FUNCTIONS_URL}/job-interview-register-users`, headers: auth },
     floor: { url: `${info.REST_URL}/rpc/bench_floor_insert`, headers: floorHeaders },
+    hop: { url: `${info.FUNCTIONS_URL}/bench-hop`, headers: auth },
+    hop2: { url: `${info.FUNCTIONS_URL}/bench-hop?rpcs=2`, headers: auth },
     naive: { url: `http://127.0.0.1:${naivePort}/`, headers: auth },
   };
   type Target = keyof typeof targets;
@@ -115,6 +119,14 @@ try {
       return false;
     }
   });
+  await waitFor("the hop floor function", async () => {
+    try {
+      await call("hop", "{}");
+      return true;
+    } catch {
+      return false;
+    }
+  });
   await waitFor("the naive server", async () => {
     try {
       await call("naive", body(1));
@@ -129,6 +141,8 @@ try {
     ours: {},
     floor: {},
     naive: {},
+    hop: {},
+    hop2: {},
   };
   for (const n of SIZES) {
     for (const target of ["ours", "floor", "naive"] as Target[]) {
@@ -187,7 +201,45 @@ try {
   }
   log(`cpu ${cpuMsN1000} ms per 1,000-user request; peak RSS ${rssMbPeak} MB`);
 
-  // 6. Throughput of single-user requests from a second process.
+  // 6. Throughput of single-user requests from a second process, with each process's CPU time
+  // per request over the run (from /proc): the gateway (this process), the function, PostgREST
+  // and the database's backends.
+  const dbName = new URL(info.DB_URL).pathname.slice(1);
+  const processes = (): Record<string, number[]> => {
+    const found: Record<string, number[]> = {
+      gateway: [Deno.pid],
+      function: [
+        stack.functionPids["job-interview-register-users"],
+        stack.functionPids["bench-hop"],
+      ],
+      postgrest: [],
+      postgres: [],
+    };
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      try {
+        const cmd = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).replaceAll("\0", " ")
+          .trim();
+        const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+        const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        if (cmd.endsWith("/postgrest") && parent === Deno.pid) {
+          found.postgrest.push(Number(entry.name));
+        } else if (cmd.startsWith("postgres: ") && cmd.includes(` ${dbName} `)) {
+          found.postgres.push(Number(entry.name));
+        }
+      } catch { /* gone */ }
+    }
+    return found;
+  };
+  const ticksOf = (pid: number) => {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return 0;
+    }
+  };
   const autocannon = async (target: Target) => {
     const { url, headers } = targets[target];
     const template = JSON.stringify({
@@ -211,19 +263,74 @@ try {
       ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}=${v}`]),
       url,
     ];
-    const out = await new Deno.Command("npx", { args, stdout: "piped", stderr: "null" }).output();
+    const child = new Deno.Command("npx", { args, stdout: "piped", stderr: "null" }).spawn();
+    // PostgREST's pool opens its connections under load: count the backends once they are there.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const pids = processes();
+    const ticksBefore = new Map(Object.values(pids).flat().map((pid) => [pid, ticksOf(pid)]));
+    const [rest0, fn0] = [stack.stats.restRequests, stack.stats.functionRequests];
+    const out = await child.output();
+    const requests = target === "floor"
+      ? stack.stats.restRequests - rest0
+      : stack.stats.functionRequests - fn0;
+    // Backends PostgREST opened during the run count in full (they did nothing before it).
+    const spent = (list: number[]) =>
+      list.reduce((total, pid) => total + ticksOf(pid) - (ticksBefore.get(pid) ?? 0), 0);
+    const cpu = Object.fromEntries(
+      Object.entries(processes()).map(([k, list]) => [k, round(spent(list) * 10 / requests, 2)]),
+    ) as Record<"gateway" | "function" | "postgrest" | "postgres", number>;
     const result = JSON.parse(new TextDecoder().decode(out.stdout));
     return {
       rps: round(result.requests.average),
       p99: round(result.latency.p99),
       errors: (result.errors ?? 0) + (result.non2xx ?? 0) + (result.timeouts ?? 0),
+      rest_per_request: round((stack.stats.restRequests - rest0) / requests, 2),
+      cpu_ms: cpu,
     };
   };
+  // The machine is shared: its load when the runs begin says how much the figures can be trusted.
+  const loadAverage = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(", ");
   const throughput = await autocannon("ours");
+  const hopThroughput = await autocannon("hop");
+  const hop2Throughput = await autocannon("hop2");
   const floorThroughput = await autocannon("floor");
   log(
-    `throughput: ${throughput.rps} rps (floor ${floorThroughput.rps}), errors ${throughput.errors}`,
+    `throughput: ${throughput.rps} rps (hop floor ${hopThroughput.rps}, floor ${floorThroughput.rps}), errors ${throughput.errors}`,
   );
+  log(
+    `cpu ms per request: ${
+      JSON.stringify({
+        ours: throughput.cpu_ms,
+        hop: hopThroughput.cpu_ms,
+        floor: floorThroughput.cpu_ms,
+      })
+    }`,
+  );
+
+  // 6b. The two SQL functions of a one-user registration, called directly one after the other
+  // (no PostgREST, no concurrency): the database's own CPU time per call, from /proc.
+  const probe = postgres(info.DB_URL, { max: 1, onnotice: () => {} });
+  const [{ pid: probePid }] = await probe`select pg_backend_pid() as pid`;
+  const sqlCpu = async (call: (i: number) => Promise<unknown>) => {
+    const reps = quick ? 200 : 1000;
+    for (let i = 0; i < 20; i++) await call(-1 - i);
+    const before = ticksOf(probePid);
+    for (let i = 0; i < reps; i++) await call(i);
+    return round((ticksOf(probePid) - before) * 10 / reps, 3);
+  };
+  const probeRun = crypto.randomUUID().slice(0, 8);
+  const admissionCpuMs = await sqlCpu(() =>
+    probe`select public.admit_registration(null, ${MERCHANT}::uuid, null, 1000000000, null, false)`
+  );
+  const registrationCpuMs = await sqlCpu((i) =>
+    probe`select public.register_interview_users(null, ${MERCHANT}::uuid, ${INTERVIEW}::uuid,
+      false, ${
+      probe.json([{ i: 0, name: "Probe", email: `probe-${probeRun}-${i}@example.com` }])
+    }::jsonb,
+      86400)`
+  );
+  await probe.end();
+  log(`sql cpu per call: admission ${admissionCpuMs} ms, registration ${registrationCpuMs} ms`);
 
   // 7. 1,000 invitation emails through the local inbox.
   await fetch(`${info.MAILPIT_URL}/api/emails`, { method: "DELETE" }).then((r) => r.body?.cancel());
@@ -270,7 +377,20 @@ try {
     rps_n1: throughput.rps,
     p99_ms_rps_n1: throughput.p99,
     floor_rps_n1: floorThroughput.rps,
+    hop_rps_n1: hopThroughput.rps,
+    hop2_rps_n1: hop2Throughput.rps,
+    load_average_before_rps: loadAverage,
+    sql_cpu_ms_admission_n1: admissionCpuMs,
+    sql_cpu_ms_registration_n1: registrationCpuMs,
     errors: throughput.errors,
+    floor_errors: floorThroughput.errors,
+    hop_errors: hopThroughput.errors,
+    cpu_ms_per_request_n1: {
+      ours: throughput.cpu_ms,
+      hop: hopThroughput.cpu_ms,
+      hop2: hop2Throughput.cpu_ms,
+      floor: floorThroughput.cpu_ms,
+    },
     email_response_ms_n1000: emailResponseMs,
     email_last_arrival_ms_n1000: lastEmailMs,
     emails_arrived_n1000: emailsArrived,
@@ -304,7 +424,16 @@ try {
     [
       "rps_n1 at least half of floor_rps_n1, with no errors",
       figures.rps_n1 >= figures.floor_rps_n1 / 2 && figures.errors === 0,
-      `${figures.rps_n1} vs ${figures.floor_rps_n1} rps, ${figures.errors} errors`,
+      `${figures.rps_n1} vs ${figures.floor_rps_n1} rps (${
+        round(100 * figures.rps_n1 / figures.floor_rps_n1, 0)
+      } %), ${figures.errors} errors`,
+    ],
+    [
+      "rps_n1 at least 70 % of hop_rps_n1, with no errors",
+      figures.rps_n1 >= 0.7 * figures.hop_rps_n1 && figures.errors === 0,
+      `${figures.rps_n1} vs ${figures.hop_rps_n1} rps (${
+        round(100 * figures.rps_n1 / figures.hop_rps_n1, 0)
+      } %), ${figures.errors} errors`,
     ],
     [
       "email_calls_n1000 at most 10",
@@ -404,12 +533,41 @@ ${table("naive")}
 ## Throughput of single-user requests
 
 autocannon from a second process, 32 connections for ${THROUGHPUT_SECONDS} s, a new candidate per
-request:
+request, one target after the other. The machine's load average when these runs began was
+${loadAverage} (1, 5 and 15 minutes): other engineers' test runs share its two cores, so these
+figures move by tens of percent from run to run; compare the rows with each other.
 
-| target | requests/s | p99 ms | errors |
-| --- | --- | --- | --- |
-| this endpoint | ${throughput.rps} | ${throughput.p99} | ${throughput.errors} |
-| floor | ${floorThroughput.rps} | ${floorThroughput.p99} | ${floorThroughput.errors} |
+| target | requests/s | p99 ms | errors | PostgREST requests per request |
+| --- | --- | --- | --- | --- |
+| this endpoint | ${throughput.rps} | ${throughput.p99} | ${throughput.errors} | ${throughput.rest_per_request} |
+| hop floor | ${hopThroughput.rps} | ${hopThroughput.p99} | ${hopThroughput.errors} | ${hopThroughput.rest_per_request} |
+| hop floor, two RPCs | ${hop2Throughput.rps} | ${hop2Throughput.p99} | ${hop2Throughput.errors} | ${hop2Throughput.rest_per_request} |
+| floor | ${floorThroughput.rps} | ${floorThroughput.p99} | ${floorThroughput.errors} | ${floorThroughput.rest_per_request} |
+
+The hop floor (\`bench/hop_function.ts\`, served by the benchmark's stack only, never deployed) is
+the least a function can do here: the client's request through the gateway into a function
+process of its own, and one RPC (\`bench_hop\`, \`select 1\`) from there with supabase-js
+through the gateway and PostgREST. The floor is one request through the gateway straight to
+PostgREST, inserting the row.
+
+CPU time per request during the same runs (ms, from \`/proc\`; the gateway is the benchmark's own
+process, the database column sums the stack database's backends):
+
+| target | gateway | function | PostgREST | PostgreSQL | total |
+| --- | --- | --- | --- | --- | --- |
+${
+    ([
+      ["this endpoint", throughput],
+      ["hop floor", hopThroughput],
+      ["hop floor, two RPCs", hop2Throughput],
+      ["floor", floorThroughput],
+    ] as const)
+      .map(([name, t]) =>
+        `| ${name} | ${t.cpu_ms.gateway} | ${t.cpu_ms.function} | ${t.cpu_ms.postgrest} | ${t.cpu_ms.postgres} | ${
+          round(t.cpu_ms.gateway + t.cpu_ms.function + t.cpu_ms.postgrest + t.cpu_ms.postgres, 2)
+        } |`
+      ).join("\n")
+  }
 
 ## 1,000 invitation emails
 
@@ -440,18 +598,69 @@ Latency of a 1,000-user request (about 3 times the floor):
 - The function is one more HTTP hop (client to function, function to PostgREST), parses and
   validates the body with zod, and builds a response about three times the size of the request.
 
-Throughput of single-user requests (about a quarter of the floor's): the run is CPU-bound on the
-machine's two cores, shared by every process. Per registration, PostgreSQL spends about 1.2 ms
-(PostgREST's per-request statements, the registration function, its writes: enrolment, token
-record, invitation counter, rate-limit counter, and their commit), PostgREST about 0.8 ms, the
-functions process about 0.8 ms (verifying the key, zod, supabase-js, signing, the log line), and
-the benchmark's JavaScript gateway about 0.7 ms, because each registration passes it twice
-(client to function, function to PostgREST). The floor's request passes the gateway once and runs
-one insert. Registrations of one merchant also serialise on the merchant's row (the invitation
-counter and headroom), which is what keeps the invitation limit exact under concurrency.
-In production the gateway is Supabase's, not a JavaScript process on the same two cores.
+## Single-candidate throughput: what the gap is made of
 
-Fixed on the way: a cached generic plan and nested loops between the statement's CTEs
+Each step from the floor to this endpoint, measured in the runs above (requests per second with
+32 connections; CPU time per request from \`/proc\`):
+
+- PostgREST floor to hop floor (${floorThroughput.rps} to ${hopThroughput.rps} rps): a function
+  process in the path, and the client's request passing the gateway twice (client to function,
+  function to PostgREST); the hop floor writes nothing, the floor inserts the row.
+- Hop floor to two RPCs (${hopThroughput.rps} to ${hop2Throughput.rps} rps, ${
+    round(
+      hop2Throughput.cpu_ms.gateway + hop2Throughput.cpu_ms.function +
+        hop2Throughput.cpu_ms.postgrest + hop2Throughput.cpu_ms.postgres -
+        (hopThroughput.cpu_ms.gateway + hopThroughput.cpu_ms.function +
+          hopThroughput.cpu_ms.postgrest + hopThroughput.cpu_ms.postgres),
+      2,
+    )
+  } ms more CPU per request): the second round trip alone, a third pass through the gateway and a
+  second PostgREST request, each with its own transaction.
+- Two RPCs to this endpoint (${hop2Throughput.rps} to ${throughput.rps} rps): the work itself.
+  PostgreSQL runs the admission in ${admissionCpuMs} ms and the registration in ${registrationCpuMs} ms
+  of CPU per call when called directly one after the other; under the benchmark's 32 concurrent
+  registrations of one merchant it spends more (the PostgreSQL column above), because they queue
+  on the merchant's row and each one updates it (the invitation counter): in a one-off run of
+  the registration alone with 8 connections, leaving out that one update took its CPU time from
+  about 0.65 to about 0.5 ms per call (the row's \`updated_at\` trigger made no difference), and
+  the rest of the difference is the lock itself: the registrations of one merchant take turns on
+  its row, which keeps the invitation limit exact. The function verifies the key, parses and
+  validates the body with zod, signs the token, writes its log line and makes two supabase-js
+  calls; \`--cpu-prof\` of the function under this load (on 2026-11-28) put about 40 % of its CPU
+  time in the two HTTP calls (building the requests, reading the answers), 8 % in the log line,
+  6 % in garbage collection, 4 % each in reading the body and signing, 3 % in zod and 2 % in the
+  key check. The gateway's column includes the stack's own log pipes (the function's log lines
+  are copied to a file by the benchmark's process, about 5 % of that process's CPU time).
+
+Why the admission stays a round trip of its own: PostgREST runs each request in one transaction,
+and a function called through it cannot commit half-way. Counted in the registration's
+transaction, the rate-limit counter's row would stay locked until that transaction commits, so
+every request of the merchant, including the ones over the limit, would queue behind the running
+registrations (and behind the merchant's row lock) instead of being answered 429 at once; a count
+that takes no lock (a row per request) is not visible to concurrent requests until they commit,
+so a flood would pass it. The admission's own short transaction commits the count at once (the
+counter table is unlogged: a count writes no WAL), answers replays before
+anything is locked, and charges refused callers. That guarantee costs the step from the hop floor
+to two RPCs above.
+
+What the goals ask (70 % of the hop floor) is therefore out of reach by design on this machine:
+two round trips alone reach ${round(100 * hop2Throughput.rps / hopThroughput.rps, 0)} % of the
+hop floor before any registration work is done. Removed on the way: each RPC's time-out timer
+(AbortSignal.timeout's timers outlived every call and fired seconds later, building an exception
+each; about 3 % of the function's CPU time); the benchmark's floor had stopped working (the
+enrolment id's default needs \`private.uuid_v7()\`), as had its scale load (the schema of
+idempotency records and request counters had moved on).
+
+Measured and left for later: queueing the registrations of one merchant on a transaction-level
+advisory lock before they lock its row (so that a waiting registration does not wake up to a row
+version that has changed under it) took the registration's CPU time with 8 to 10 connections from
+0.58 to 0.84 ms to 0.51 to 0.66 ms per call in one-off runs, at most 3 % of a request's CPU time
+here; it means replacing the registration function in a migration.
+
+In production the gateway is Supabase's, not a JavaScript process on the same two cores, and
+the function's log lines go to the platform, not through the benchmark's process.
+
+Fixed earlier, for the latency of large batches: a cached generic plan and nested loops between the statement's CTEs
 (\`enable_nestloop = off\` for that one statement, with table look-ups kept as per-row index scans)
 had made the 1,000-user call grow quadratically (seconds); re-planning every call
 (\`force_custom_plan\`) then cost more than it saved once the joins were fixed; two foreign keys

@@ -117,7 +117,7 @@ async function startSide(label: Side["label"], logDir: string): Promise<Side> {
     rest: info.REST_URL,
     functions: info.FUNCTIONS_URL,
     anonKey: keys.anonKey,
-    service: { authorization: `Bearer ${info.SECRET_KEY}`, "content-type": "application/json" },
+    service: { apikey: info.SECRET_KEY, "content-type": "application/json" },
     tokens: {
       owner: await userAccessToken(keys, issuer, OWNER, { expiresInSeconds: 4 * 3600 }),
       candidate: await userAccessToken(keys, issuer, CANDIDATE, { expiresInSeconds: 4 * 3600 }),

@@ -57,8 +57,10 @@ export async function loadScale(
   await step(
     "candidates",
     `with users as (
-      insert into auth.users (email)
-      select 'scale-candidate-' || g || '@example.com' from generate_series(1, $1::int) g
+      -- Auth picks user ids itself: auth.users has no default for them, as on Supabase.
+      insert into auth.users (id, email)
+      select gen_random_uuid(), 'scale-candidate-' || g || '@example.com'
+      from generate_series(1, $1::int) g
       returning id, email
     )
     insert into public.profile (id, role, email) select id, 'candidate', email from users`,
@@ -118,15 +120,15 @@ export async function loadScale(
   await step(
     "idempotency_and_rate",
     `with keys as (
-      insert into public.idempotency_request (merchant_id, key, request_hash, state,
-        response_status, response_body, created_at, locked_until, expires_at)
-      select m.id, 'scale-' || g, 'hash', 'done', 200, '[]',
-        now() - make_interval(hours => g), now() - make_interval(hours => g),
+      insert into public.idempotency_request (merchant_id, key, request_hash, outcome, settled,
+        created_at, expires_at)
+      select m.id, 'scale-' || g, 'hash', '{"rows": []}', true,
+        now() - make_interval(hours => g),
         now() - make_interval(hours => g) + interval '24 hours'
       from public.merchant m cross join generate_series(1, 48) g
       returning 1
     )
-    insert into public.merchant_request_counter (merchant_id, window_start, requests)
+    insert into public.merchant_request_counter (subject_id, window_start, requests)
     select m.id, date_trunc('minute', now()) - make_interval(mins => g), 3
     from public.merchant m cross join generate_series(1, 120) g
     on conflict do nothing`,

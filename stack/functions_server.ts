@@ -44,10 +44,15 @@ function hostEnv(): Record<string, string> {
   return env;
 }
 
+/**
+ * Starts every function of supabase/functions, plus `extra` (name to entry file: benchmark-only
+ * functions that are never deployed), each in a process of its own.
+ */
 export async function startFunctions(
   env: Record<string, string>,
   log: Deno.FsFile,
   flags: string[] = [],
+  extra: Record<string, string> = {},
 ): Promise<FunctionProcesses> {
   const urls: Record<string, string> = {};
   const pids: Record<string, number> = {};
@@ -63,7 +68,7 @@ export async function startFunctions(
         `--v8-flags=--max-old-space-size=${FUNCTION_MEMORY_MB}`,
         `--preload=${preload}`,
         ...flags,
-        `${functionsDir}/${name}/index.ts`,
+        extra[name] ?? `${functionsDir}/${name}/index.ts`,
       ],
       cwd: root,
       clearEnv: true,
@@ -120,7 +125,7 @@ export async function startFunctions(
   };
 
   try {
-    for (const name of await functionNames()) {
+    for (const name of [...await functionNames(), ...Object.keys(extra)]) {
       const port = freePort();
       urls[name] = `http://127.0.0.1:${port}`;
       spawn(name, port);

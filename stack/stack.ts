@@ -30,6 +30,8 @@ export interface StackOptions {
   functionEnv?: Record<string, string>;
   /** Extra Deno flags for the function processes (e.g. --cpu-prof when profiling). */
   functionFlags?: string[];
+  /** Benchmark only: more functions behind the gateway, name to entry file (never deployed). */
+  extraFunctions?: Record<string, string>;
   /**
    * Test stacks only: the gateway also answers POST /_stack/<postgrest|functions|mail>/stop and
    * /start (for fault tests; stopping the functions kills them as a crash would),
@@ -231,6 +233,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       { ...functionEnvironment(info, keys), ...options.functionEnv },
       functionsLog,
       options.functionFlags,
+      options.extraFunctions,
     );
     stops.push(async () => {
       await functions.stop();

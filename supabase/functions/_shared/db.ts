@@ -58,11 +58,20 @@ export async function callRpc<T>(
   timeoutMs: number,
 ): Promise<T> {
   let result;
+  // A timer cleared when the call settles: AbortSignal.timeout's timer would outlive every call
+  // and fire, building an exception, for each one seconds later.
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException("Signal timed out.", "TimeoutError")),
+    timeoutMs,
+  );
   try {
-    result = await client.rpc(fn, args).abortSignal(AbortSignal.timeout(timeoutMs));
+    result = await client.rpc(fn, args).abortSignal(controller.signal);
   } catch (err) {
     logEvent("warn", { msg: "rpc failed", rpc: fn, error: String(err) });
     throw unavailable(provesNothingChanged(0, undefined, String(err)));
+  } finally {
+    clearTimeout(timer);
   }
   const { data, error, status } = result;
   if (error) {
