@@ -172,7 +172,9 @@ as $$
 $$;
 
 -- revoke_api_key: revokes a key the caller manages, from the next request on; revoking again
--- changes nothing. Runs as the caller: a key the caller may not see is "not found".
+-- changes nothing. Runs as the caller: a key the caller may not see, or no key at all, is "not
+-- found" with 404 (PostgREST answers the PL/pgSQL code P0002 with 500; its own PGRST code sets
+-- the status).
 create function public.revoke_api_key(id uuid) returns jsonb
 language plpgsql
 volatile
@@ -186,7 +188,9 @@ begin
   where k.id = revoke_api_key.id
   returning k.id into v_id;
   if v_id is null then
-    raise exception 'API key not found' using errcode = 'P0002';
+    raise sqlstate 'PGRST' using
+      message = '{"code":"P0002","message":"API key not found"}',
+      detail = '{"status":404,"headers":{}}';
   end if;
   return (select to_jsonb(l) from public.list_api_keys() l where l.id = v_id);
 end
