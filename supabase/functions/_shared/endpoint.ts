@@ -1,6 +1,6 @@
-// What every POST endpoint here does around its own work: the CORS preflight, 405 for other
-// methods, the shared error shape, a 500 that shows only the request id, and one structured log
-// line per request.
+// What every endpoint here does around its own work: the CORS preflight, the shared error shape,
+// a 500 that shows only the request id, and one structured log line per request; POST endpoints
+// also answer 405 for other methods.
 import { type Config, config as loadConfig } from "./config.ts";
 import { corsHeaders, errorResponse, HttpError, requestIdOf } from "./http.ts";
 import { logEvent } from "./log.ts";
@@ -20,7 +20,11 @@ function internalError(requestId: string): Response {
   );
 }
 
-export function postEndpoint(
+/**
+ * What every endpoint does around its own work: the CORS preflight, the shared error shape, a 500
+ * that shows only the request id, and one log line per request. `work` checks its own method.
+ */
+export function jsonEndpoint(
   name: string,
   work: (req: Request, ctx: RequestContext) => Promise<Response>,
 ): Handler {
@@ -30,11 +34,6 @@ export function postEndpoint(
     const ctx: RequestContext = { requestId: requestIdOf(req), log: {} };
     let status = 500;
     try {
-      if (req.method !== "POST") {
-        throw new HttpError(405, "Method not allowed: use POST", undefined, {
-          allow: "POST, OPTIONS",
-        });
-      }
       const res = await work(req, ctx);
       status = res.status;
       res.headers.set("x-request-id", ctx.requestId);
@@ -63,6 +62,21 @@ export function postEndpoint(
       });
     }
   };
+}
+
+/** An endpoint that takes POST only (405 otherwise). */
+export function postEndpoint(
+  name: string,
+  work: (req: Request, ctx: RequestContext) => Promise<Response>,
+): Handler {
+  return jsonEndpoint(name, (req, ctx) => {
+    if (req.method !== "POST") {
+      throw new HttpError(405, "Method not allowed: use POST", undefined, {
+        allow: "POST, OPTIONS",
+      });
+    }
+    return work(req, ctx);
+  });
 }
 
 /** The function's handler with configuration from the environment, built on first use. */

@@ -7,15 +7,13 @@
 import { type ApiKeyCaller, apiKeyCaller } from "../_shared/api_key.ts";
 import type { Config } from "../_shared/config.ts";
 import { callRpc } from "../_shared/db.ts";
-import { type Handler, handlerFromEnv, type RequestContext } from "../_shared/endpoint.ts";
 import {
-  corsHeaders,
-  errorResponse,
-  HttpError,
-  jsonResponse,
-  readJsonBody,
-  requestIdOf,
-} from "../_shared/http.ts";
+  type Handler,
+  handlerFromEnv,
+  jsonEndpoint,
+  type RequestContext,
+} from "../_shared/endpoint.ts";
+import { HttpError, jsonResponse, readJsonBody } from "../_shared/http.ts";
 import { logEvent } from "../_shared/log.ts";
 import { createServices } from "../_shared/services.ts";
 import { parseBody } from "../_shared/validation.ts";
@@ -163,62 +161,28 @@ export function createHandler(cfg: Config): Handler {
     },
   };
 
-  return async function handle(req) {
-    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: corsHeaders });
-    const started = performance.now();
-    const ctx: RequestContext = { requestId: requestIdOf(req), log: {} };
+  return jsonEndpoint(FUNCTION_NAME, async (req, ctx) => {
     const endpoint = new URL(req.url).pathname.split("/").filter(Boolean).pop() ?? "";
-    let status = 500;
-    try {
-      if (!Object.hasOwn(ENDPOINTS, endpoint)) {
-        throw new HttpError(
-          404,
-          "Unknown endpoint: use list_tests, send_test, test_status or response_error",
-          undefined,
-          {},
-          "not_found",
-        );
-      }
-      const method = ENDPOINTS[endpoint as Endpoint];
-      if (req.method !== method) {
-        throw new HttpError(405, `Method not allowed: use ${method}`, undefined, {
-          allow: `${method}, OPTIONS`,
-        });
-      }
-      const key = basicUserName(req.headers.get("authorization"));
-      ctx.log.caller = "api_key";
-      const res = await work[endpoint as Endpoint](req, apiKeyCaller(key), ctx, key);
-      status = res.status;
-      res.headers.set("x-request-id", ctx.requestId);
-      return res;
-    } catch (err) {
-      if (err instanceof HttpError) {
-        status = err.status;
-        return errorResponse(err, ctx.requestId);
-      }
-      logEvent("error", {
-        msg: "unexpected failure",
-        function: FUNCTION_NAME,
-        request_id: ctx.requestId,
-        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-      });
-      return errorResponse(
-        new HttpError(500, `Internal error; quote request id ${ctx.requestId} when reporting it`),
-        ctx.requestId,
+    ctx.log.endpoint = endpoint;
+    if (!Object.hasOwn(ENDPOINTS, endpoint)) {
+      throw new HttpError(
+        404,
+        "Unknown endpoint: use list_tests, send_test, test_status or response_error",
+        undefined,
+        {},
+        "not_found",
       );
-    } finally {
-      logEvent(status >= 500 ? "error" : "info", {
-        msg: "request",
-        function: FUNCTION_NAME,
-        endpoint,
-        request_id: ctx.requestId,
-        method: req.method,
-        status,
-        ...ctx.log,
-        duration_ms: Math.round(performance.now() - started),
+    }
+    const method = ENDPOINTS[endpoint as Endpoint];
+    if (req.method !== method) {
+      throw new HttpError(405, `Method not allowed: use ${method}`, undefined, {
+        allow: `${method}, OPTIONS`,
       });
     }
-  };
+    const key = basicUserName(req.headers.get("authorization"));
+    ctx.log.caller = "api_key";
+    return await work[endpoint as Endpoint](req, apiKeyCaller(key), ctx, key);
+  });
 }
 
 export const handleRequest = handlerFromEnv(FUNCTION_NAME, createHandler);
