@@ -28,7 +28,7 @@ export function createHandler(cfg: Config) {
       throw new HttpError(413, "webhook body too large", "body");
     }
     const verified = await verifyDeliveryEvent(secret, req.headers, body);
-    if (!verified.ok) throw new HttpError(401, verified.reason, verified.name);
+    if (!verified.ok) throw new HttpError(verified.status, verified.reason, verified.name);
     const { event } = verified;
     const recorded = await callRpc<{ outcome: string; state?: string }>(
       db,
