@@ -411,3 +411,33 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 });
+
+Deno.test("Greenhouse: hostile send_test bodies get a status the contract lists, never a 500", async () => {
+  // Far larger than any send: refused before it is read, as the contract says.
+  const huge = await greenhouse("send_test", {
+    body: JSON.stringify({ ...sendBody(uniqueEmail("gh-huge")), padding: "x".repeat(2 << 20) }),
+  });
+  assert.equal(huge.status, 413);
+  const hugeReport = await greenhouse("response_error", {
+    body: JSON.stringify({ api_call: "send_test", errors: ["x".repeat(2 << 20)] }),
+  });
+  assert.equal(hugeReport.status, 413);
+
+  // Wrong types: the schema's 422 with the field's name.
+  const typed = await greenhouse("send_test", {
+    body: JSON.stringify({ partner_test_id: seed.activeInterview, candidate: { email: ["x"] } }),
+  });
+  assert.equal(typed.status, 422);
+  assert.equal(typed.body.name, "candidate.email");
+
+  // Names at their limit, odd but printable Unicode: registered, the name kept within 200.
+  const email = uniqueEmail("gh-unicode");
+  const body = sendBody(email);
+  body.candidate.first_name = "Zoë\u0301 😀 ".repeat(30);
+  body.candidate.last_name = "<b>Ø</b>".repeat(25);
+  const odd = await greenhouse("send_test", { body });
+  assert.equal(odd.status, 200, JSON.stringify(odd.body));
+  const [row] = await sql`select name from public.profile_interview
+    where id = ${odd.body.partner_interview_id}`;
+  assert.ok(row.name.length <= 200);
+});
