@@ -433,11 +433,18 @@ Deno.test("Greenhouse: hostile send_test bodies get a status the contract lists,
   // Names at their limit, odd but printable Unicode: registered, the name kept within 200.
   const email = uniqueEmail("gh-unicode");
   const body = sendBody(email);
-  body.candidate.first_name = "Zoë\u0301 😀 ".repeat(30);
+  body.candidate.first_name = "Zoë\u0301 😀 ".repeat(20);
   body.candidate.last_name = "<b>Ø</b>".repeat(25);
   const odd = await greenhouse("send_test", { body });
   assert.equal(odd.status, 200, JSON.stringify(odd.body));
   const [row] = await sql`select name from public.profile_interview
     where id = ${odd.body.partner_interview_id}`;
   assert.ok(row.name.length <= 200);
+
+  // Both names valid, their join cut at 200 right inside an emoji: still one valid name.
+  const cut = sendBody(uniqueEmail("gh-cut"));
+  cut.candidate.first_name = "a".repeat(198);
+  cut.candidate.last_name = "😀";
+  const joined = await greenhouse("send_test", { body: cut });
+  assert.equal(joined.status, 200, JSON.stringify(joined.body));
 });
