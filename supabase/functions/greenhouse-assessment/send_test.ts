@@ -31,7 +31,10 @@ export function applicationIdOf(profileUrl: string | null | undefined): string |
 export function candidateName(candidate: SendTestRequest["candidate"]): string | null {
   const name = [candidate.first_name, candidate.last_name]
     .map((part) => part?.trim() ?? "").filter(Boolean).join(" ");
-  return name ? name.slice(0, 200) : null;
+  if (!name) return null;
+  // At most 200 UTF-16 units, as the registration takes; never half of a surrogate pair.
+  const cut = name.slice(0, 200);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
 
 /**
