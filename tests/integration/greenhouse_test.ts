@@ -260,6 +260,12 @@ Deno.test("Greenhouse auth: the API key as the Basic user name, empty password, 
   await sql`update public.api_key set revoked_at = now()
     where key_hash = ${createHash("sha256").update(revoked).digest()}`;
   assert.equal((await greenhouse("list_tests", { key: revoked })).status, 401);
+  // A send for a test id that cannot exist is still refused for its key first.
+  const malformed = await greenhouse("send_test", {
+    key: revoked,
+    body: sendBody(uniqueEmail("gh-auth"), "not-a-test"),
+  });
+  assert.equal(malformed.status, 401, JSON.stringify(malformed.body));
 });
 
 Deno.test("Greenhouse: another merchant's or an unknown id is 404, and nothing about it leaks", async () => {
