@@ -396,3 +396,29 @@ Deno.test("webhooks: a signed but malformed event gets a clear answer, never a 5
     assert.equal(res.body.outcome, "unknown_email", body);
   }
 });
+
+Deno.test("webhooks: an endless unsigned body is refused as too large, the function unharmed", async () => {
+  // Streamed without a length, far beyond the limit: read only up to it, never held whole.
+  const chunk = new TextEncoder().encode("x".repeat(1 << 20));
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent++ >= 400) controller.close();
+      else controller.enqueue(chunk);
+    },
+  });
+  const res = await fetch(EVENTS_URL, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+  }).catch((err) => err);
+  if (res instanceof Response) {
+    const answer = await res.json();
+    assert.equal(res.status, 413, JSON.stringify(answer));
+    assert.equal(answer.name, "body");
+  }
+  assert.ok(sent < 400, "the endpoint stopped reading at its limit");
+  // Still answering: a forged event is refused as before, not by a restarted function.
+  const after = await postEvent("{}", { "content-type": "application/json" });
+  assert.equal(after.status, 401);
+});
