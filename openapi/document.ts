@@ -301,6 +301,10 @@ export function buildOpenApiDocument(maxUsers = 1000) {
               headers: requestIdHeader,
               content: json(eventResponseSchema, "output"),
             },
+            "400": error(
+              "Signed, but not an event: a body that is not a JSON object, or an " +
+                "svix-id longer than 200 characters.",
+            ),
             "401": error("Not signed with the project's secret, or the timestamp is stale."),
             "409": error("The event id was taken before with another body."),
             "413": error("The body is too large."),

@@ -674,6 +674,16 @@ export interface operations {
                     };
                 };
             };
+            /** @description Signed, but not an event: a body that is not a JSON object, or an svix-id longer than 200 characters. */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not signed with the project's secret, or the timestamp is stale. */
             401: {
                 headers: {

@@ -9,6 +9,7 @@ import {
   asService,
   asUser,
   database,
+  functionPids,
   info,
   keys,
   postRegister,
@@ -352,4 +353,76 @@ Deno.test({
   fn: () => sql.end(),
   sanitizeResources: false,
   sanitizeOps: false,
+});
+
+Deno.test("webhooks: a signed but malformed event gets a clear answer, never a 500", async () => {
+  const secret = keys.resendWebhookSecret;
+  const id = () => `msg_${crypto.randomUUID().replaceAll("-", "")}`;
+  const now = () => new Date().toISOString();
+  const signed = (body: string, messageId = id()) =>
+    postEvent(body, signDeliveryEvent(secret, messageId, new Date(), body));
+
+  // Not an event object at all: refused as a bad body.
+  for (const body of ["null", "[]", "5", '"text"', "{"]) {
+    const res = await signed(body);
+    assert.equal(res.status, 400, body);
+    assert.equal(res.body.name, "body", body);
+  }
+  // An id longer than any Svix id: refused, by its header.
+  const long = await signed(event("email.sent", crypto.randomUUID()), "m".repeat(300));
+  assert.equal(long.status, 400);
+  assert.equal(long.body.name, "svix-id");
+
+  // Odd fields of an object: acknowledged and ignored, as an unknown event is.
+  for (
+    const body of [
+      JSON.stringify({
+        type: "email.delivered",
+        created_at: "not a time",
+        data: { email_id: "x" },
+      }),
+      JSON.stringify({ type: "email.sent", created_at: "99999-01-01", data: { email_id: "x" } }),
+      JSON.stringify({ type: "x".repeat(500), created_at: now(), data: { email_id: "x" } }),
+      JSON.stringify({
+        type: "email.bounced",
+        created_at: now(),
+        data: { email_id: "x".repeat(500) },
+      }),
+      JSON.stringify({ type: "email.bounced", data: null }),
+      JSON.stringify({ type: 7, created_at: 7, data: { email_id: 7, bounce: "x" } }),
+    ]
+  ) {
+    const res = await signed(body);
+    assert.equal(res.status, 200, body);
+    assert.equal(res.body.outcome, "unknown_email", body);
+  }
+});
+
+Deno.test("webhooks: an endless unsigned body is refused as too large, the function unharmed", async () => {
+  const FUNCTION = "job-interview-email-events";
+  const pid = (await functionPids())[FUNCTION];
+  assert.ok(pid);
+  // Streamed without a length, far beyond the limit: read only up to it, never held whole.
+  const chunk = new TextEncoder().encode("x".repeat(1 << 20));
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent++ >= 400) controller.close();
+      else controller.enqueue(chunk);
+    },
+  });
+  const res = await fetch(EVENTS_URL, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+  }).catch((err) => err);
+  if (res instanceof Response) {
+    const answer = await res.json();
+    assert.equal(res.status, 413, JSON.stringify(answer));
+    assert.equal(answer.name, "body");
+  }
+  // Still answering, from the same process: the body never filled its memory.
+  const after = await postEvent("{}", { "content-type": "application/json" });
+  assert.equal(after.status, 401);
+  assert.equal((await functionPids())[FUNCTION], pid, "the function was not restarted");
 });

@@ -260,6 +260,12 @@ Deno.test("Greenhouse auth: the API key as the Basic user name, empty password, 
   await sql`update public.api_key set revoked_at = now()
     where key_hash = ${createHash("sha256").update(revoked).digest()}`;
   assert.equal((await greenhouse("list_tests", { key: revoked })).status, 401);
+  // A send for a test id that cannot exist is still refused for its key first.
+  const malformed = await greenhouse("send_test", {
+    key: revoked,
+    body: sendBody(uniqueEmail("gh-auth"), "not-a-test"),
+  });
+  assert.equal(malformed.status, 401, JSON.stringify(malformed.body));
 });
 
 Deno.test("Greenhouse: another merchant's or an unknown id is 404, and nothing about it leaks", async () => {
@@ -400,6 +406,43 @@ Deno.test("Greenhouse callback: a url outside the allowed origins is never calle
   const rows = await sql`select 1 from public.greenhouse_callback
     where profile_interview_id = ${sent.body.partner_interview_id}`;
   assert.equal(rows.length, 0);
+});
+
+Deno.test("Greenhouse: hostile send_test bodies get a status the contract lists, never a 500", async () => {
+  // Far larger than any send: refused before it is read, as the contract says.
+  const huge = await greenhouse("send_test", {
+    body: JSON.stringify({ ...sendBody(uniqueEmail("gh-huge")), padding: "x".repeat(2 << 20) }),
+  });
+  assert.equal(huge.status, 413);
+  const hugeReport = await greenhouse("response_error", {
+    body: JSON.stringify({ api_call: "send_test", errors: ["x".repeat(2 << 20)] }),
+  });
+  assert.equal(hugeReport.status, 413);
+
+  // Wrong types: the schema's 422 with the field's name.
+  const typed = await greenhouse("send_test", {
+    body: JSON.stringify({ partner_test_id: seed.activeInterview, candidate: { email: ["x"] } }),
+  });
+  assert.equal(typed.status, 422);
+  assert.equal(typed.body.name, "candidate.email");
+
+  // Names at their limit, odd but printable Unicode: registered, the name kept within 200.
+  const email = uniqueEmail("gh-unicode");
+  const body = sendBody(email);
+  body.candidate.first_name = "Zoë\u0301 😀 ".repeat(20);
+  body.candidate.last_name = "<b>Ø</b>".repeat(25);
+  const odd = await greenhouse("send_test", { body });
+  assert.equal(odd.status, 200, JSON.stringify(odd.body));
+  const [row] = await sql`select name from public.profile_interview
+    where id = ${odd.body.partner_interview_id}`;
+  assert.ok(row.name.length <= 200);
+
+  // Both names valid, their join cut at 200 right inside an emoji: still one valid name.
+  const cut = sendBody(uniqueEmail("gh-cut"));
+  cut.candidate.first_name = "a".repeat(198);
+  cut.candidate.last_name = "😀";
+  const joined = await greenhouse("send_test", { body: cut });
+  assert.equal(joined.status, 200, JSON.stringify(joined.body));
 });
 
 Deno.test({

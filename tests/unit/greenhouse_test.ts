@@ -67,6 +67,11 @@ Deno.test("send_test: the application id, the name, and one identity per test, e
   assert.equal(applicationIdOf(null), null);
   assert.equal(candidateName(send("a@b.c", url).candidate), "Harry Potter");
   assert.equal(candidateName({}), null);
+  // The 200-unit cut never leaves half of an emoji.
+  assert.equal(
+    candidateName({ first_name: "a".repeat(198), last_name: "😀" }),
+    "a".repeat(198) + " ",
+  );
 
   const first = sendIdentity(send("Harry@Example.com", url));
   assert.deepEqual(sendIdentity(send("harry@example.com ", url)), first);

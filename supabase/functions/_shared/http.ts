@@ -60,21 +60,18 @@ export function requestIdOf(req: Request): string {
   return given && /^[A-Za-z0-9._:-]{8,128}$/.test(given) ? given : crypto.randomUUID();
 }
 
-/** Reads a JSON body of at most `maxBytes`, without buffering more than that. */
-export async function readJsonBody(
+/**
+ * The body's bytes, at most `maxBytes`: a larger one (declared or streamed) is `tooLarge()`,
+ * thrown without buffering more than the limit.
+ */
+export async function readBodyBytes(
   req: Request,
   maxBytes: number,
-  options: { emptyAs?: unknown } = {},
-): Promise<unknown> {
-  const tooLarge = () =>
-    new HttpError(413, `Request body is larger than ${Math.floor(maxBytes / 1024)} KiB`);
+  tooLarge: () => Error,
+): Promise<Uint8Array> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > maxBytes) throw tooLarge();
-  const empty = () => {
-    if ("emptyAs" in options) return options.emptyAs;
-    throw new HttpError(400, "Request body must be a JSON object");
-  };
-  if (!req.body) return empty();
+  if (!req.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of req.body) {
@@ -88,6 +85,25 @@ export async function readJsonBody(
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
+  return bytes;
+}
+
+/** Reads a JSON body of at most `maxBytes`, without buffering more than that. */
+export async function readJsonBody(
+  req: Request,
+  maxBytes: number,
+  options: { emptyAs?: unknown } = {},
+): Promise<unknown> {
+  const empty = () => {
+    if ("emptyAs" in options) return options.emptyAs;
+    throw new HttpError(400, "Request body must be a JSON object");
+  };
+  if (!req.body) return empty();
+  const bytes = await readBodyBytes(
+    req,
+    maxBytes,
+    () => new HttpError(413, `Request body is larger than ${Math.floor(maxBytes / 1024)} KiB`),
+  );
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

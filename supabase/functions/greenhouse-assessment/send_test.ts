@@ -31,7 +31,10 @@ export function applicationIdOf(profileUrl: string | null | undefined): string |
 export function candidateName(candidate: SendTestRequest["candidate"]): string | null {
   const name = [candidate.first_name, candidate.last_name]
     .map((part) => part?.trim() ?? "").filter(Boolean).join(" ");
-  return name ? name.slice(0, 200) : null;
+  if (!name) return null;
+  // At most 200 UTF-16 units, as the registration takes; never half of a surrogate pair.
+  const cut = name.slice(0, 200);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
 
 /**
@@ -74,14 +77,18 @@ export async function sendTest(
   caller: ApiKeyCaller,
   request: SendTestRequest,
 ): Promise<{ partnerInterviewId: string; registration: Registration }> {
-  if (!UUID.test(request.partner_test_id)) throw unknownTest();
+  // An id that cannot be a test still goes through the key's check (401 before 404): as the nil
+  // id, which no interview has, so the core answers it as unknown.
+  const testId = UUID.test(request.partner_test_id)
+    ? request.partner_test_id.toLowerCase()
+    : "00000000-0000-0000-0000-000000000000";
   const register: RegisterRequest = {
     users: [{
       name: candidateName(request.candidate),
       email: request.candidate.email ?? undefined,
       external_id: applicationIdOf(request.candidate.greenhouse_profile_url),
     }],
-    interview_id: request.partner_test_id.toLowerCase(),
+    interview_id: testId,
     merchant_id: null,
     send_email: true,
     type: null,

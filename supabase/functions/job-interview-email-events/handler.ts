@@ -7,7 +7,7 @@ import type { Config } from "../_shared/config.ts";
 import { callRpc, createServiceClient } from "../_shared/db.ts";
 import { verifyDeliveryEvent } from "../_shared/email/webhook.ts";
 import { handlerFromEnv, postEndpoint } from "../_shared/endpoint.ts";
-import { HttpError, jsonResponse } from "../_shared/http.ts";
+import { HttpError, jsonResponse, readBodyBytes } from "../_shared/http.ts";
 
 const FUNCTION_NAME = "job-interview-email-events";
 
@@ -23,12 +23,15 @@ export function createHandler(cfg: Config) {
       // Resend retries a failed delivery: nothing is lost while the secret is being set.
       throw new HttpError(503, "webhooks are not configured (RESEND_WEBHOOK_SECRET)");
     }
-    const body = await req.text();
-    if (new TextEncoder().encode(body).length > MAX_BODY_BYTES) {
-      throw new HttpError(413, "webhook body too large", "body");
-    }
+    // Read up to the limit only: this endpoint takes anyone's body before its signature.
+    const bytes = await readBodyBytes(
+      req,
+      MAX_BODY_BYTES,
+      () => new HttpError(413, "webhook body too large", "body"),
+    );
+    const body = new TextDecoder().decode(bytes);
     const verified = await verifyDeliveryEvent(secret, req.headers, body);
-    if (!verified.ok) throw new HttpError(401, verified.reason, verified.name);
+    if (!verified.ok) throw new HttpError(verified.status, verified.reason, verified.name);
     const { event } = verified;
     const recorded = await callRpc<{ outcome: string; state?: string }>(
       db,
