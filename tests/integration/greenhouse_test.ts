@@ -284,7 +284,13 @@ Deno.test("Greenhouse: another merchant's or an unknown id is 404, and nothing a
     query: "?partner_interview_id=x",
   });
   const missing = await greenhouse("test_status", { key: otherKey });
-  for (const res of [foreign, unknown, garbage, missing]) {
+  // A test key (a partner's staging system) sees its merchant's test enrolments only: a live
+  // candidate's is as unknown to it as another merchant's.
+  const live = await greenhouse("test_status", {
+    key: testKey,
+    query: `?partner_interview_id=${id}`,
+  });
+  for (const res of [foreign, unknown, garbage, missing, live]) {
     assert.equal(res.status, 404);
     assert.deepEqual(res.body, foreign.body);
   }
