@@ -132,7 +132,9 @@ begin
   ) r on true
   where e.id = p_enrolment_id
     and e.merchant_id = (v_admit ->> 'merchant_id')::uuid
-    and e.status <> 'deleted';
+    and e.status <> 'deleted'
+    -- A test key (a partner's staging system) sees test enrolments only.
+    and (e.is_test or not coalesce((v_admit ->> 'is_test')::boolean, false));
   if v_enrolment is null then
     return jsonb_build_object('rate', v_admit -> 'rate', 'error', jsonb_build_object(
       'status', 404, 'code', 'not_found', 'name', 'partner_interview_id',

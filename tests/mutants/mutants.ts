@@ -788,6 +788,15 @@ export const mutants: Mutant[] = [
     filter: "/allowed origins/",
   },
   {
+    name: "greenhouse-test-key-reads-live",
+    guard: "a Greenhouse test key reads its merchant's test enrolments only",
+    file: GREENHOUSE_SQL,
+    find: "and (e.is_test or not coalesce((v_admit ->> 'is_test')::boolean, false));",
+    replace: "and true;",
+    tests: [GREENHOUSE],
+    filter: "/another merchant's or an unknown id/",
+  },
+  {
     name: "greenhouse-callback-before-submit",
     guard: "Greenhouse hears of a test only when the attempt is submitted",
     file: GREENHOUSE_SQL,
