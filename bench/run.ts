@@ -184,8 +184,10 @@ try {
   const cpuMsN1000 = round(((await ticks()) - ticksBefore) * 10 / cpuReps);
   // Peak memory of a fresh registration function process serving one 1,000-user request, as a new instance
   // on the platform would (a long-lived process's high-water mark mostly shows V8's lazy GC).
-  const freshLog = await Deno.open(`${logDir}/fresh-functions.log`, { create: true, append: true });
-  const fresh = await startFunctions(functionEnvironment(info, stack.keys), freshLog);
+  const fresh = await startFunctions(
+    functionEnvironment(info, stack.keys),
+    `${logDir}/fresh-functions.log`,
+  );
   let rssMbPeak: number;
   try {
     const name = "job-interview-register-users";
@@ -197,7 +199,6 @@ try {
     rssMbPeak = round(Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024);
   } finally {
     await fresh.stop();
-    freshLog.close();
   }
   log(`cpu ${cpuMsN1000} ms per 1,000-user request; peak RSS ${rssMbPeak} MB`);
 

@@ -3,7 +3,7 @@
 // (stack/edge_runtime.ts), only the environment the platform gives, and the platform's 256 MB
 // memory limit as the V8 heap limit. A function that dies (out of memory, a crash) is started
 // again, as the platform boots a new worker.
-import { freePort, pipeToLog, waitFor } from "./ports.ts";
+import { freePort, waitFor } from "./ports.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const functionsDir = `${root}supabase/functions`;
@@ -45,12 +45,20 @@ function hostEnv(): Record<string, string> {
 }
 
 /**
+ * The function's output goes straight to the log file (the shell's redirect, then `exec`: the
+ * process is the function's own), not through the gateway's process, as on the platform, where
+ * a function's logs never pass its gateway. `env -u PWD` drops the one variable the shell adds.
+ */
+const REDIRECT = 'log="$1"; shift; exec /usr/bin/env -u PWD "$@" >>"$log" 2>&1';
+
+/**
  * Starts every function of supabase/functions, plus `extra` (name to entry file: benchmark-only
- * functions that are never deployed), each in a process of its own.
+ * functions that are never deployed), each in a process of its own, appending its output to
+ * `logPath`.
  */
 export async function startFunctions(
   env: Record<string, string>,
-  log: Deno.FsFile,
+  logPath: string,
   flags: string[] = [],
   extra: Record<string, string> = {},
 ): Promise<FunctionProcesses> {
@@ -60,8 +68,13 @@ export async function startFunctions(
   let stopping = false;
 
   const spawn = (name: string, port: number) => {
-    const child = new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command("/bin/sh", {
       args: [
+        "-c",
+        REDIRECT,
+        "sh",
+        logPath,
+        Deno.execPath(),
         "run",
         "-A",
         "--quiet",
@@ -74,17 +87,18 @@ export async function startFunctions(
       clearEnv: true,
       // Deno.serve() without options listens where DENO_SERVE_ADDRESS says.
       env: { ...hostEnv(), ...env, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`, NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
+      stdout: "null",
+      stderr: "null",
     }).spawn();
-    pipeToLog(child, log);
     children.set(name, child);
     pids[name] = child.pid;
     child.status.then((status) => {
       if (stopping || children.get(name) !== child) return;
-      log.write(new TextEncoder().encode(
+      Deno.writeTextFile(
+        logPath,
         `function ${name} exited (code ${status.code}, signal ${status.signal}); restarting\n`,
-      )).catch(() => {});
+        { append: true },
+      ).catch(() => {});
       spawn(name, port);
     });
   };

@@ -228,17 +228,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       LOG_DIR: options.logDir,
     };
 
-    const functionsLog = await openLog(`${options.logDir}/functions.log`);
     const functions = await startFunctions(
       { ...functionEnvironment(info, keys), ...options.functionEnv },
-      functionsLog,
+      `${options.logDir}/functions.log`,
       options.functionFlags,
       options.extraFunctions,
     );
-    stops.push(async () => {
-      await functions.stop();
-      functionsLog.close();
-    });
+    stops.push(() => functions.stop());
 
     const stats: GatewayStats = {
       restRequests: 0,
