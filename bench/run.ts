@@ -308,7 +308,7 @@ try {
     }`,
   );
 
-  // 6b. The two SQL functions of a one-user registration, called directly one after the other
+  // 6b. The SQL function of a one-user registration (admission included), called directly
   // (no PostgREST, no concurrency): the database's own CPU time per call, from /proc.
   const probe = postgres(info.DB_URL, { max: 1, onnotice: () => {} });
   const [{ pid: probePid }] = await probe`select pg_backend_pid() as pid`;
@@ -320,9 +320,6 @@ try {
     return round((ticksOf(probePid) - before) * 10 / reps, 3);
   };
   const probeRun = crypto.randomUUID().slice(0, 8);
-  const admissionCpuMs = await sqlCpu(() =>
-    probe`select public.admit_registration(null, ${MERCHANT}::uuid, null, 1000000000, null, false)`
-  );
   const registrationCpuMs = await sqlCpu((i) =>
     probe`select public.register_interview_users(null, ${MERCHANT}::uuid, ${INTERVIEW}::uuid,
       false, ${
@@ -331,7 +328,7 @@ try {
       86400)`
   );
   await probe.end();
-  log(`sql cpu per call: admission ${admissionCpuMs} ms, registration ${registrationCpuMs} ms`);
+  log(`sql cpu per call: registration ${registrationCpuMs} ms`);
 
   // 7. 1,000 invitation emails through the local inbox.
   await fetch(`${info.MAILPIT_URL}/api/emails`, { method: "DELETE" }).then((r) => r.body?.cancel());
@@ -381,7 +378,6 @@ try {
     hop_rps_n1: hopThroughput.rps,
     hop2_rps_n1: hop2Throughput.rps,
     load_average_before_rps: loadAverage,
-    sql_cpu_ms_admission_n1: admissionCpuMs,
     sql_cpu_ms_registration_n1: registrationCpuMs,
     errors: throughput.errors,
     floor_errors: floorThroughput.errors,
@@ -618,7 +614,7 @@ Each step from the floor to this endpoint, measured in the runs above (requests 
   } ms more CPU per request): the second round trip alone, a third pass through the gateway and a
   second PostgREST request, each with its own transaction.
 - Two RPCs to this endpoint (${hop2Throughput.rps} to ${throughput.rps} rps): the work itself.
-  PostgreSQL runs the admission in ${admissionCpuMs} ms and the registration in ${registrationCpuMs} ms
+  PostgreSQL runs the registration (admission included) in ${registrationCpuMs} ms
   of CPU per call when called directly one after the other; under the benchmark's 32 concurrent
   registrations of one merchant it spends more (the PostgreSQL column above), because they queue
   on the merchant's row and each one updates it (the invitation counter): in a one-off run of

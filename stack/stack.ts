@@ -140,7 +140,8 @@ function runPurgeTimer(databaseUrl: string, intervalMs: number): () => Promise<v
   let running: Promise<unknown> | null = null;
   const timer = setInterval(() => {
     if (running) return;
-    running = sql.unsafe("call private.purge_expired_rows()").catch(() => {})
+    running = sql.unsafe("call private.purge_expired_rows()")
+      .then(() => sql.unsafe("select private.fold_invitation_draws()")).catch(() => {})
       .finally(() => running = null);
   }, intervalMs);
   return async () => {

@@ -1,21 +1,28 @@
 -- Admission of a registration request: who acts for which merchant, a rate limit counted in the
 -- database (so it holds across function instances), and idempotency keys with Stripe's semantics.
 --
--- admit_registration runs in a short transaction of its own, before the registration: a stored
--- answer is replayed before anything that can change later (interview, limits, rate limit) is
--- looked at, and the count commits at once, so a flood is shed with 429 instead of queueing for
--- the merchant's row. The idempotency record itself is written by register_interview_users, in
--- the registration's transaction: a registration is never committed without it.
+-- admit_registration is the first step of register_interview_users, in the registration's own
+-- transaction (one round trip): a stored answer is replayed before anything that can change
+-- later (interview, limits, rate limit) is looked at, and the request is counted before anything
+-- is locked. Counting never waits (one row per database session, below), and a registration
+-- that would have to wait for a lock (its merchant's row, its Idempotency-Key) does not wait in
+-- that transaction: it commits its count and is called again to wait (see
+-- register_interview_users), so a flood is shed with 429 instead of queueing behind the lock.
 
 -- Unlogged: a counter written by every request should not cost a WAL record each time; after a
 -- crash the current minute's counts start again, which a rate limit can afford.
 create unlogged table public.merchant_request_counter (
   -- Who is charged: the merchant a request acts for or, for a refused request, the caller's own
-  -- merchant (or the caller, without one). No foreign key: rows live an hour, then are purged.
+  -- merchant (or the caller, without one), or a merchant API key for its own limit. No foreign
+  -- key: rows live an hour, then are purged.
   subject_id uuid not null,
   window_start timestamptz not null,
+  -- The database session that counted (its backend pid). A session runs one transaction at a
+  -- time and writes only its own row, so a count never waits for another request's
+  -- transaction; the subject's count is the sum of its minute's rows.
+  slot integer not null default 0,
   requests integer not null default 0,
-  primary key (subject_id, window_start)
+  primary key (subject_id, window_start, slot)
 );
 
 create table public.idempotency_request (
@@ -43,7 +50,10 @@ alter table public.idempotency_request enable row level security;
 -- Touched only by the SQL functions below: no policies, and no privileges for any API role.
 
 -- Counts a request against a subject's limit for the current minute. Returns
--- {"rate": {limit, remaining, reset}}, with "error" (429) when the limit is passed.
+-- {"rate": {limit, remaining, reset}}, with "error" (429) when the limit is passed. The count is
+-- this request and every committed one: requests in flight at the same moment do not see each
+-- other, so a burst can pass the limit by at most the number of requests running at once (a
+-- registration's transaction lasts milliseconds; PostgREST's pool bounds them).
 create function public.count_request(
   p_subject_id uuid,
   p_limit integer
@@ -57,10 +67,11 @@ declare
   v_count integer;
   v_rate jsonb;
 begin
-  insert into public.merchant_request_counter as c (subject_id, window_start, requests)
-  values (p_subject_id, v_window, 1)
-  on conflict (subject_id, window_start) do update set requests = c.requests + 1
-  returning c.requests into v_count;
+  insert into public.merchant_request_counter as c (subject_id, window_start, slot, requests)
+  values (p_subject_id, v_window, pg_backend_pid(), 1)
+  on conflict (subject_id, window_start, slot) do update set requests = c.requests + 1;
+  select sum(c.requests) into v_count from public.merchant_request_counter c
+  where c.subject_id = p_subject_id and c.window_start = v_window;
 
   v_rate := jsonb_build_object(
     'limit', p_limit,
@@ -182,9 +193,10 @@ begin
 end
 $$;
 
--- Admits a registration request, in its own short transaction. Returns {"merchant_id", "rate"};
--- with "error" when it must not run (401, 403, 409, 422, 429), or with "replay" when its key
--- already has an answer. `p_idempotency` is {"key", "hash"} when the request carries a key.
+-- Admits a registration request: the first step of register_interview_users, in its transaction.
+-- Returns {"merchant_id", "rate"}; with "error" when it must not run (401, 403, 409, 422, 429), or
+-- with "replay" when its key already has an answer. `p_idempotency` is {"key", "hash"} when the
+-- request carries a key.
 create function public.admit_registration(
   p_caller_id uuid,
   p_merchant_id uuid,
@@ -196,9 +208,8 @@ create function public.admit_registration(
   p_is_test boolean default false
 ) returns jsonb
 language plpgsql
-security definer
+security invoker
 set search_path = ''
-set statement_timeout = '2s'
 as $$
 declare
   v_key jsonb;

@@ -32,6 +32,72 @@ alter table public.interview_token enable row level security;
 create policy interview_token_select_staff on public.interview_token for select to authenticated
   using (merchant_id in (select private.visible_merchant_ids()));
 
+-- Invitations drawn by registrations, counted per database session (its backend pid): a
+-- session runs one transaction at a time and writes only its own row, so registrations of a
+-- merchant without an invitation limit never wait for one another to count, and nobody writes
+-- the merchant's row for each registration. A merchant's total is `merchant.invitations_sent`
+-- plus its rows here (private.invitations_sent); private.fold_invitation_draws adds the rows to
+-- the merchant's column and removes them, every minute.
+create table public.invitation_draw (
+  merchant_id uuid not null references public.merchant (id) on delete cascade,
+  slot integer not null,
+  draws integer not null check (draws >= 0),
+  primary key (merchant_id, slot)
+);
+alter table public.invitation_draw enable row level security;
+-- Touched only by the SQL functions: no policies, and no privileges for any API role.
+
+-- Every invitation a merchant has drawn: folded into its row, and not yet folded.
+create function private.invitations_sent(p_merchant_id uuid) returns bigint
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select m.invitations_sent + coalesce((select sum(d.draws) from public.invitation_draw d
+    where d.merchant_id = m.id), 0)
+  from public.merchant m where m.id = p_merchant_id
+$$;
+
+-- Adds the per-session counts to the merchants' rows, in one transaction per call. Rows that a
+-- running registration holds are left for the next call; a merchant whose registrations hold its
+-- row (it has a limit) is waited for, briefly.
+create function private.fold_invitation_draws() returns integer
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_folded integer;
+begin
+  with taken as (
+    delete from public.invitation_draw d
+    where d.ctid = any (array(
+      select x.ctid from public.invitation_draw x for update skip locked
+    ))
+    returning d.merchant_id, d.draws
+  ),
+  by_merchant as (
+    select t.merchant_id, sum(t.draws) as draws from taken t group by t.merchant_id
+  )
+  update public.merchant m set invitations_sent = m.invitations_sent + b.draws
+  from by_merchant b where m.id = b.merchant_id;
+  get diagnostics v_folded = row_count;
+  return v_folded;
+end
+$$;
+
+-- Every minute on Supabase, where pg_cron exists; the local stack folds on its purge timer.
+do $$
+begin
+  if exists (select 1 from pg_available_extensions where name = 'pg_cron') then
+    create extension if not exists pg_cron;
+    perform cron.schedule('fold-invitation-draws', '* * * * *',
+      'select private.fold_invitation_draws()');
+  end if;
+end
+$$;
+
 -- One row per invitation email to send. Written in the registration's transaction, so an
 -- accepted registration always has its email recorded; sent by the dispatcher, which claims rows
 -- with `for update skip locked`. The email's link has its own token record (`token_jti`), signed
@@ -75,13 +141,19 @@ alter table public.email_outbox enable row level security;
 create policy email_outbox_select_staff on public.email_outbox for select to authenticated
   using (merchant_id in (select private.visible_merchant_ids()));
 
--- register_interview_users: authorises the caller, resolves the merchant and the interview (or
--- position), and upserts every candidate of the batch with a token record, all in one
--- transaction and one round trip; with an Idempotency-Key, the answer's record commits in the
--- same transaction. Called only by the endpoint with the service role, after admit_registration
--- (which counted the request and replayed a stored answer): `p_caller_id` is the verified user
--- id, or null for a service-key caller. Problems with the request as a whole come back as
--- {"error": {"status", "message", "name"}}; per-candidate outcomes as `rows`, in input order.
+-- register_interview_users: admits the request (its key, its rate limit), resolves the merchant
+-- and the interview (or position), and upserts every candidate of the batch with a token record,
+-- all in one transaction and one round trip; with an Idempotency-Key, the answer's record commits
+-- in the same transaction. Called only by the endpoint with the service role: `p_caller_id` is
+-- the verified user id, or null for a service-key or API-key caller. Problems with the request as
+-- a whole come back as {"error": {"status", "message", "name"}}; per-candidate outcomes as `rows`,
+-- in input order; every answer carries the request's `rate`.
+--
+-- Waiting: the request is counted before anything is locked, and a registration that finds a lock
+-- it needs taken (the row of a merchant with an invitation limit, or its Idempotency-Key) does
+-- not wait with its count uncommitted: it answers {"busy": true, "merchant_id", "rate"}, which
+-- commits the count, and the endpoint calls again with `p_admitted` (counted, and the merchant
+-- settled) to wait for the lock. A flood over the limit is refused at once; it never queues.
 --
 -- Time: the statement ends within `statement_timeout` (PostgREST applies a function's own
 -- setting to the request's transaction), well inside the platform's 8 s and below the time the
@@ -98,18 +170,29 @@ create function public.register_interview_users(
   p_view jsonb default '{}'::jsonb,
   p_revoke_previous boolean default false,
   -- {"key", "hash", "ttl_seconds"} when the request carries an Idempotency-Key.
-  p_idempotency jsonb default null
+  p_idempotency jsonb default null,
+  -- The merchant's requests a minute when its row sets none.
+  p_rate_limit integer default 600,
+  -- SHA-256 (hex) of the merchant API key the request carried (20261128120000_api_keys.sql).
+  p_api_key_hash text default null,
+  -- A second call after {"busy": true}: already admitted, `p_merchant_id` the settled merchant.
+  p_admitted boolean default false
 ) returns jsonb
 language plpgsql
 security definer
 set search_path = ''
 -- Restores the planner setting the batch statement turns off for itself.
 set enable_nestloop = on
+-- One plan per session for every statement here: planning the batch statement anew for each
+-- call cost more than the whole registration of one candidate, and the generic plan is as fast
+-- for a thousand (the statement's join settings do not depend on the batch).
+set plan_cache_mode = force_generic_plan
 set statement_timeout = '5s'
 set lock_timeout = '3s'
 as $$
 declare
   v_who jsonb;
+  v_rate jsonb;
   v_merchant public.merchant;
   v_merchant_id uuid;
   v_interview public.interview_def_set;
@@ -119,28 +202,63 @@ declare
   v_send_email boolean;
   v_replay jsonb;
   v_rows jsonb;
+  v_draws integer;
   v_outcome jsonb;
+  v_key_lock bigint;
 begin
   if p_token_ttl_seconds is null or p_token_ttl_seconds < 60 then
     raise exception 'p_token_ttl_seconds must be at least 60' using errcode = '22023';
   end if;
 
-  v_who := public.resolve_registration_merchant(p_caller_id, p_merchant_id);
+  if p_admitted then
+    v_who := public.resolve_registration_merchant(p_caller_id, p_merchant_id);
+  else
+    v_who := public.admit_registration(p_caller_id, p_merchant_id,
+      p_idempotency - 'ttl_seconds', p_rate_limit, p_api_key_hash, p_is_test);
+    if v_who ? 'replay' then
+      return v_who;
+    end if;
+    v_rate := v_who -> 'rate';
+  end if;
   if v_who ? 'error' then
-    return jsonb_build_object('error', v_who -> 'error');
+    return jsonb_build_object('error', v_who -> 'error', 'rate', v_rate);
   end if;
   v_merchant_id := (v_who ->> 'merchant_id')::uuid;
+  -- The answer when a lock is taken: the count commits, and the endpoint calls again to wait.
+  v_who := jsonb_build_object('busy', true, 'merchant_id', v_merchant_id, 'rate', v_rate);
 
-  -- Serialise registrations of one merchant: the invitation headroom can then never be
-  -- overdrawn, and two requests cannot race to enrol the same email or to use the same key.
-  select m.* into v_merchant from public.merchant m where m.id = v_merchant_id for no key update;
-  if not found then
-    return jsonb_build_object('error', jsonb_build_object(
-      'status', 422, 'message', 'merchant not found', 'name', 'merchant_id'));
+  -- One request per Idempotency-Key at a time: the second one waits for the first one's answer.
+  if p_idempotency is not null then
+    v_key_lock := hashtextextended(v_merchant_id::text || '/' || (p_idempotency ->> 'key'), 0);
+    if p_admitted then
+      perform pg_advisory_xact_lock(v_key_lock);
+    elsif not pg_try_advisory_xact_lock(v_key_lock) then
+      return v_who;
+    end if;
   end if;
 
-  -- The key again, now that no other registration of the merchant runs: a request with the same
-  -- key that committed since the admission is answered from its record.
+  -- A merchant with an invitation limit: its registrations take turns on its row, so that the
+  -- headroom can never be overdrawn. Without a limit they do not wait for one another.
+  select m.* into v_merchant from public.merchant m where m.id = v_merchant_id;
+  if v_merchant.invitations_limit is not null then
+    if p_admitted then
+      select m.* into v_merchant from public.merchant m where m.id = v_merchant_id
+      for no key update;
+    else
+      select m.* into v_merchant from public.merchant m where m.id = v_merchant_id
+      for no key update skip locked;
+      if not found then
+        return v_who;
+      end if;
+    end if;
+  end if;
+  if v_merchant.id is null then
+    return jsonb_build_object('error', jsonb_build_object(
+      'status', 422, 'message', 'merchant not found', 'name', 'merchant_id'), 'rate', v_rate);
+  end if;
+
+  -- The key again, now that no other request with it runs: one that committed since the
+  -- admission is answered from its record.
   if p_idempotency is not null then
     delete from public.idempotency_request r
     where r.merchant_id = v_merchant_id and r.key = p_idempotency ->> 'key'
@@ -148,7 +266,7 @@ begin
     v_replay := public.replay_idempotent_request(v_merchant_id, p_idempotency ->> 'key',
       p_idempotency ->> 'hash');
     if v_replay is not null then
-      return v_replay || jsonb_build_object('merchant_id', v_merchant_id);
+      return v_replay || jsonb_build_object('merchant_id', v_merchant_id, 'rate', v_rate);
     end if;
   end if;
 
@@ -172,7 +290,7 @@ begin
     end if;
     if v_interview.id is null then
       return jsonb_build_object('error', jsonb_build_object(
-        'status', 422, 'message', 'interview not found', 'name', 'interview_id'));
+        'status', 422, 'message', 'interview not found', 'name', 'interview_id'), 'rate', v_rate);
     end if;
   end if;
 
@@ -182,22 +300,22 @@ begin
       'status', 422, 'message', 'interview is ' || coalesce(
         case when v_position.status in ('archived', 'deleted', 'completed')
           then v_position.status::text end, v_interview.status::text)
-        || ' and takes no candidates', 'name', 'interview_id'));
+        || ' and takes no candidates', 'name', 'interview_id'), 'rate', v_rate);
   end if;
   if (v_interview.status in ('draft', 'preparing') or v_position.status in ('draft', 'preparing'))
      and not p_is_test then
     return jsonb_build_object('error', jsonb_build_object(
       'status', 422, 'message', 'interview is not published yet: only is_test registrations are allowed',
-      'name', 'interview_id'));
+      'name', 'interview_id'), 'rate', v_rate);
   end if;
   if v_interview.interview_available_till is not null
      and v_interview.interview_available_till <= now() + interval '1 minute' then
     return jsonb_build_object('error', jsonb_build_object(
-      'status', 422, 'message', 'interview is no longer available', 'name', 'interview_id'));
+      'status', 422, 'message', 'interview is no longer available', 'name', 'interview_id'), 'rate', v_rate);
   end if;
 
   v_headroom := case when v_merchant.invitations_limit is null then null
-    else greatest(v_merchant.invitations_limit - v_merchant.invitations_sent, 0) end;
+    else greatest(v_merchant.invitations_limit - private.invitations_sent(v_merchant_id), 0) end;
   v_expires_at := least(
     now() + make_interval(secs => p_token_ttl_seconds),
     coalesce(v_interview.interview_available_till, 'infinity'::timestamptz)
@@ -222,16 +340,21 @@ begin
     select input.*, row_number() over (partition by lower(input.email) order by input.i) as seen
     from input
   ),
-  firsts as (
-    -- A new enrolment, or a test one turning real, draws an invitation; the scalar subquery
-    -- stays an index lookup per row, whatever the size of the interview.
-    select r.i, r.name, r.email, r.external_id,
-      not p_is_test and coalesce((
+  known as (
+    -- The candidate's enrolment in this interview as this statement sees it: whether it is a
+    -- test one, or null when there is none. The scalar subquery stays an index lookup per row,
+    -- whatever the size of the interview.
+    select r.i, r.name, r.email, r.external_id, (
         select e.is_test from public.profile_interview e
         where e.interview_def_set_id = v_interview.id and lower(e.email) = lower(r.email)
-      ), true) as draws
+      ) as was_test
     from ranked r
     where r.seen = 1
+  ),
+  firsts as (
+    -- A new enrolment, or a test one turning real, draws an invitation.
+    select k.*, not p_is_test and coalesce(k.was_test, true) as draws
+    from known k
   ),
   -- New real enrolments draw on the headroom in input order.
   numbered as (
@@ -252,6 +375,9 @@ begin
         where lower(pr.email) = lower(a.email) and pr.role = 'candidate' limit 1),
       a.name, a.email, a.external_id, p_is_test, v_interview.mojito_language_code
     from accepted a
+    -- Every registration takes the rows of its candidates in the same order: two batches with
+    -- candidates in common wait for each other instead of deadlocking.
+    order by lower(a.email)
     on conflict (interview_def_set_id, lower(email)) do update set
       name = coalesce(excluded.name, e.name),
       external_id = coalesce(excluded.external_id, e.external_id),
@@ -260,7 +386,8 @@ begin
       is_test = e.is_test and excluded.is_test,
       status = case when e.status = 'deleted' then 'active'::public.enrolment_status
         else e.status end
-    returning e.id, lower(e.email) as email_key
+    -- xmax is 0 only on a row this statement inserted (an updated one carries its lock).
+    returning e.id, lower(e.email) as email_key, e.xmax = 0 as inserted
   ),
   tokens as (
     insert into public.interview_token (
@@ -319,13 +446,11 @@ begin
         select 1 from public.email_outbox o
         where o.token_jti = old.jti and o.status in ('pending', 'sending')
       )
-  ),
-  counted as (
-    update public.merchant m
-    set invitations_sent = m.invitations_sent + (select count(*) from accepted a where a.draws)
-    where m.id = v_merchant_id and exists (select 1 from accepted a where a.draws)
   )
-  select jsonb_agg(
+  -- What was drawn, from what the upsert found: a registration of the same new candidate that
+  -- committed since this statement began drew its invitation, and this one draws none.
+  select (select count(*) from upserted u join firsts f on lower(f.email) = u.email_key
+      where not p_is_test and (u.inserted or f.was_test)), jsonb_agg(
     case
       when r.seen > 1 then jsonb_build_object('i', r.i, 'error', 'duplicate email in this request')
       when u.id is null then jsonb_build_object('i', r.i, 'error', 'invitation limit reached')
@@ -345,11 +470,18 @@ begin
     end
     order by r.i
   )
-  into v_rows
+  into v_draws, v_rows
   from ranked r
   left join upserted u on u.email_key = lower(r.email) and r.seen = 1
   left join tokens t on t.profile_interview_id = u.id
   left join queued q on q.profile_interview_id = u.id;
+
+  -- The invitations drawn, in this session's own row: it waits for nobody.
+  if v_draws > 0 then
+    insert into public.invitation_draw as d (merchant_id, slot, draws)
+    values (v_merchant_id, pg_backend_pid(), v_draws)
+    on conflict (merchant_id, slot) do update set draws = d.draws + excluded.draws;
+  end if;
 
   -- Everything an answer is made of, tokens excepted: they are signed from these claims, with
   -- this issue time, now and on every replay.
@@ -371,6 +503,6 @@ begin
     values (v_merchant_id, p_idempotency ->> 'key', p_idempotency ->> 'hash', v_outcome,
       now() + make_interval(secs => coalesce((p_idempotency ->> 'ttl_seconds')::integer, 86400)));
   end if;
-  return v_outcome;
+  return v_outcome || jsonb_build_object('rate', v_rate);
 end
 $$;

@@ -79,17 +79,18 @@ grant execute on function private.visible_merchant_ids, private.manageable_merch
   private.owned_merchant_ids to authenticated;
 
 -- The endpoints' SQL functions: the service role's alone.
-grant execute on function public.admit_registration, public.register_interview_users,
-  public.finish_idempotent_request, public.claim_invitation_emails,
-  public.freeze_invitation_batches, public.record_invitation_batch, public.start_interview,
-  public.revoke_interview_tokens, public.record_email_event to service_role;
+grant execute on function public.register_interview_users, public.finish_idempotent_request,
+  public.claim_invitation_emails, public.freeze_invitation_batches,
+  public.record_invitation_batch, public.start_interview, public.revoke_interview_tokens,
+  public.record_email_event to service_role;
 
 -- Executable by no API role: touch_updated_at (a trigger: checked when the trigger is created,
--- not when it fires), count_request, resolve_registration_merchant and replay_idempotent_request
--- (called inside admit_registration and register_interview_users, as their owner),
+-- not when it fires), admit_registration, count_request, resolve_registration_merchant and
+-- replay_idempotent_request (called inside register_interview_users, as its owner),
 -- purge_request_admission (run by the schedule, as the owner).
 
 -- Merchant API keys (granted by 20261128120000_api_keys.sql, which creates them after this file
 -- runs): authenticated selects api_key's columns except key_hash and updates revoked_at (RLS:
--- owners and admins), and executes create_api_key, list_api_keys and revoke_api_key; api_key_request_counter, resolve_api_key (called inside admit_registration),
--- api_key_rate and the trigger api_key_revoke_once: no API role.
+-- owners and admins), and executes create_api_key, list_api_keys and revoke_api_key;
+-- resolve_api_key (called inside admit_registration), api_key_rate and the trigger
+-- api_key_revoke_once: no API role.

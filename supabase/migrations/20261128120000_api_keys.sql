@@ -34,18 +34,9 @@ create table public.api_key (
 create index api_key_merchant_idx on public.api_key (merchant_id);
 create index api_key_created_by_idx on public.api_key (created_by);
 
--- Per-key request counts: one row per key, reset when its minute is over. Unlogged for the same
--- reason as merchant_request_counter.
-create unlogged table public.api_key_request_counter (
-  api_key_id uuid primary key references public.api_key (id) on delete cascade,
-  window_start timestamptz not null,
-  requests integer not null
-);
-
 -- Whose keys the caller manages: the merchants they own (an admin: all), by the one definition
 -- every policy uses (private.owned_merchant_ids).
 alter table public.api_key enable row level security;
-alter table public.api_key_request_counter enable row level security;
 
 create policy api_key_select_manager on public.api_key for select to authenticated
   using (merchant_id in (select private.owned_merchant_ids()));
@@ -215,8 +206,7 @@ set search_path = ''
 as $$
 declare
   v_key public.api_key;
-  v_window timestamptz := date_trunc('minute', now());
-  v_count integer;
+  v_count jsonb;
   v_rate jsonb;
   v_error jsonb;
 begin
@@ -261,18 +251,9 @@ begin
   -- The key's own limit, counted before the merchant's: a key over its limit costs its merchant
   -- nothing, so one integration cannot starve the merchant's others.
   if v_key.requests_per_minute is not null then
-    insert into public.api_key_request_counter as c (api_key_id, window_start, requests)
-    values (v_key.id, v_window, 1)
-    on conflict (api_key_id) do update
-      set requests = case when c.window_start = v_window then c.requests + 1 else 1 end,
-        window_start = v_window
-    returning c.requests into v_count;
-    v_rate := jsonb_build_object(
-      'limit', v_key.requests_per_minute,
-      'remaining', greatest(v_key.requests_per_minute - v_count, 0),
-      'reset', greatest(ceil(extract(epoch from (v_window + interval '1 minute' - now()))), 1)
-    );
-    if v_count > v_key.requests_per_minute then
+    v_count := public.count_request(v_key.id, v_key.requests_per_minute);
+    v_rate := v_count -> 'rate';
+    if v_count ? 'error' then
       return jsonb_build_object('rate', v_rate, 'error', jsonb_build_object(
         'status', 429, 'code', 'rate_limited',
         'message', format('Too many requests: at most %s a minute for this API key',
@@ -318,8 +299,7 @@ $$;
 -- Data API grants for the objects above. They belong to the matrix in
 -- 20261127095000_data_api_grants.sql (which names them), but are applied here because that file
 -- runs before these objects exist; as there, everything is revoked first, then granted.
-revoke all on public.api_key, public.api_key_request_counter
-  from public, anon, authenticated, service_role;
+revoke all on public.api_key from public, anon, authenticated, service_role;
 revoke all on function public.api_key_revoke_once,
   public.create_api_key, public.list_api_keys, public.revoke_api_key, public.resolve_api_key,
   public.api_key_rate from public, anon, authenticated, service_role;
@@ -331,5 +311,5 @@ grant select (id, merchant_id, name, prefix, is_test, scopes, sub_merchants, req
 grant update (revoked_at) on public.api_key to authenticated;
 grant execute on function public.create_api_key,
   public.list_api_keys, public.revoke_api_key to authenticated;
--- api_key_request_counter, resolve_api_key, api_key_rate (called inside admit_registration, as
--- its owner) and the trigger api_key_revoke_once: no API role.
+-- resolve_api_key, api_key_rate (called inside admit_registration, as its owner) and the trigger
+-- api_key_revoke_once: no API role.

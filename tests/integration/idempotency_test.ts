@@ -34,7 +34,7 @@ async function raw(body: unknown, headers: Record<string, string>) {
 }
 
 const invitationsSent = async (merchant: string) =>
-  (await sql`select invitations_sent from public.merchant where id = ${merchant}`)[0]
+  (await sql`select private.invitations_sent(${merchant})::int as invitations_sent`)[0]
     .invitations_sent as number;
 
 Deno.test("the same key and body replay the first response and change nothing", async () => {
@@ -124,7 +124,7 @@ Deno.test("20 concurrent retries with one key register and email once", async ()
   assert.equal(late.headers.get("idempotent-replayed"), "true");
 });
 
-Deno.test("a request that waited for its merchant answers from the record its key got meanwhile", async () => {
+Deno.test("a request that waited for its key answers from the record the key got meanwhile", async () => {
   const email = uniqueEmail("waited");
   const body = request([email]);
   // The record a first request of the key commits: that of a request with the same body.
@@ -133,9 +133,10 @@ Deno.test("a request that waited for its merchant answers from the record its ke
   const key = crypto.randomUUID();
   let second;
   await sql.begin(async (tx) => {
-    // The first request of `key` holds the merchant and commits its record; the second passed
-    // the admission before that and waits for the merchant.
-    await tx`select id from public.merchant where id = ${seed.demoMerchant} for no key update`;
+    // The first request of `key` holds the key, as a registration does, and commits its record;
+    // the second passed the admission before that and waits for the key.
+    await tx`select pg_advisory_xact_lock(
+      hashtextextended(${seed.demoMerchant}::text || '/' || ${key}, 0))`;
     second = raw(body, withKey(key));
     for (let i = 0; i < 100; i++) {
       const [{ waiting }] = await sql`select count(*)::int as waiting from pg_stat_activity
@@ -236,8 +237,9 @@ async function freshMinute(seconds = 20) {
 }
 
 Deno.test("a flood is shed with 429 while the merchant is busy, not queued behind it", async () => {
-  const [merchant] = await sql`insert into public.merchant (name, api_requests_per_minute)
-    values ('Flooded', 1) returning id`;
+  // With an invitation limit, the merchant's registrations take turns on its row.
+  const [merchant] = await sql`insert into public.merchant (name, api_requests_per_minute,
+    invitations_limit) values ('Flooded', 1, 1000) returning id`;
   const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
     values (${merchant.id}, 'Flooded', 'active') returning id`;
   const body = () => ({
@@ -249,8 +251,8 @@ Deno.test("a flood is shed with 429 while the merchant is busy, not queued behin
   let admitted;
   let shed;
   await sql.begin(async (tx) => {
-    // Another registration of this merchant holds its row.
-    await tx`select id from public.merchant where id = ${merchant.id} for update`;
+    // Another registration of this merchant holds its row, as a registration does.
+    await tx`select id from public.merchant where id = ${merchant.id} for no key update`;
     admitted = raw(body(), asService);
     // The admitted request waits on the row; the next one is over the limit.
     for (let i = 0; i < 100; i++) {

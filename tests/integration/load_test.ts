@@ -66,8 +66,8 @@ Deno.test("64 concurrent clients: no 5xx, nothing lost, nothing doubled", async 
     assert.equal(byEmail.get(email), [...ids][0]);
   }
   assert.equal(rows.length, seen.size);
-  const [{ invitations_sent }] = await sql`select invitations_sent from public.merchant
-    where id = ${merchant.id}`;
+  const [{ invitations_sent }] =
+    await sql`select private.invitations_sent(${merchant.id})::int as invitations_sent`;
   assert.equal(invitations_sent, rows.length, "the counter equals the new enrolments");
 
   await drainOutbox(sql, [...emailed], 60_000);

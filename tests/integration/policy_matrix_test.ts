@@ -17,7 +17,6 @@ const ALL = "select,insert,update,delete,truncate,references,trigger";
 const MATRIX: Record<string, { authenticated: string; columns?: string }> = {
   // Selected column by column (never the digest), which this table does not list.
   api_key: { authenticated: "", columns: "update(revoked_at)" },
-  api_key_request_counter: { authenticated: "" },
   email_outbox: { authenticated: "select" },
   email_send_batch: { authenticated: "" },
   email_event: { authenticated: "" },
@@ -31,6 +30,7 @@ const MATRIX: Record<string, { authenticated: string; columns?: string }> = {
       "interview_available_till,attempts_allowed,reminder_delays)",
   },
   interview_result: { authenticated: "select" },
+  invitation_draw: { authenticated: "" },
   interview_token: { authenticated: "select" },
   merchant: {
     authenticated: "select",

@@ -270,7 +270,8 @@ Deno.test("the invitation limit holds under concurrency; re-registrations and te
   const results = answers.flatMap((res) => res.body.map((row: { result: string }) => row.result));
   assert.equal(results.filter((r) => r === "ok").length, 5);
   assert.equal(results.filter((r) => r === "Error: invitation limit reached").length, 11);
-  const [after] = await sql`select invitations_sent from public.merchant where id = ${merchant.id}`;
+  const [after] =
+    await sql`select private.invitations_sent(${merchant.id})::int as invitations_sent`;
   assert.equal(after.invitations_sent, 5);
 
   const registered = answers.flatMap((res) => res.body).find((row) => row.result === "ok");
@@ -278,8 +279,41 @@ Deno.test("the invitation limit holds under concurrency; re-registrations and te
   assert.equal(again.body[0].result, "ok");
   const test = await send([uniqueEmail("lim-test")], true);
   assert.equal(test.body[0].result, "ok");
-  const [final] = await sql`select invitations_sent from public.merchant where id = ${merchant.id}`;
+  const [final] =
+    await sql`select private.invitations_sent(${merchant.id})::int as invitations_sent`;
   assert.equal(final.invitations_sent, 5);
+});
+
+Deno.test("without an invitation limit, registrations of a merchant do not wait for its row", async () => {
+  const [merchant] = await sql`insert into public.merchant (name) values ('Unlimited')
+    returning id`;
+  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
+    values (${merchant.id}, 'Unlimited', 'active') returning id`;
+  const holder = database();
+  try {
+    await holder.begin(async (tx) => {
+      // Somebody holds the merchant's row as a registration of a limited merchant would.
+      await tx`select id from public.merchant where id = ${merchant.id} for no key update`;
+      const results = await Promise.all([1, 2, 3].map(() =>
+        postRegister({
+          users: [{ email: uniqueEmail("free") }],
+          interview_id: interview.id,
+          merchant_id: merchant.id,
+        }, asService)
+      ));
+      for (const res of results) assert.equal(res.status, 200, JSON.stringify(res.body));
+    });
+  } finally {
+    await holder.end();
+  }
+  const total = async () =>
+    (await sql`select private.invitations_sent(${merchant.id})::int as n`)[0].n as number;
+  assert.equal(await total(), 3, "each draw counted");
+  // The per-session counts folded into the merchant's row keep the total.
+  await sql`select private.fold_invitation_draws()`;
+  const [row] = await sql`select invitations_sent from public.merchant where id = ${merchant.id}`;
+  assert.equal(row.invitations_sent, 3);
+  assert.equal(await total(), 3);
 });
 
 Deno.test("a registration waits for one of the same merchant, then sees its draw on the limit", async () => {
@@ -318,7 +352,7 @@ Deno.test("a registration waits for one of the same merchant, then sees its draw
     assert.equal(second.status, 200, JSON.stringify(second.body));
     assert.equal(second.body[0].result, "Error: invitation limit reached");
     const [after] =
-      await sql`select invitations_sent from public.merchant where id = ${merchant.id}`;
+      await sql`select private.invitations_sent(${merchant.id})::int as invitations_sent`;
     assert.equal(after.invitations_sent, 1);
   } finally {
     await holder.end();

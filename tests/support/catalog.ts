@@ -84,6 +84,7 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
   // Touched only by the SQL functions.
   idempotency_request: {},
   merchant_request_counter: {},
+  invitation_draw: {},
   email_send_batch: {},
   // Merchant API keys: owners and admins read them (never the digest) and revoke them.
   api_key: {
@@ -108,7 +109,6 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
       },
     },
   },
-  api_key_request_counter: {},
   email_event: {},
   greenhouse_callback: {},
 };
@@ -119,7 +119,6 @@ export const TABLES: Record<string, Partial<Record<Role, TableGrants>>> = {
  */
 export const FUNCTIONS: Record<string, Role[]> = {
   // The endpoints' SQL functions.
-  admit_registration: ["service_role"],
   register_interview_users: ["service_role"],
   finish_idempotent_request: ["service_role"],
   claim_invitation_emails: ["service_role"],
@@ -132,6 +131,7 @@ export const FUNCTIONS: Record<string, Role[]> = {
   enrolment_email_status: ["authenticated"],
   // The owner's alone: a trigger, helpers called inside definer functions, scheduled jobs.
   touch_updated_at: [],
+  admit_registration: [],
   count_request: [],
   resolve_registration_merchant: [],
   replay_idempotent_request: [],

@@ -1,9 +1,9 @@
-// Registers a validated request: checks each row, admits the request (its key, its rate limit)
-// and registers the batch, one RPC each, then signs the links and shapes the published answer.
+// Registers a validated request: checks each row, then admits the request (its key, its rate
+// limit) and registers the batch in one RPC, then signs the links and shapes the published answer.
 // The answer is built from what the registration committed, in the same way for the first answer
 // and for every replay of its Idempotency-Key, so a replay is the same bytes.
 import type { Caller } from "../_shared/auth.ts";
-import { callRpc, UNAVAILABLE_CODE, UNKNOWN_CODE } from "../_shared/db.ts";
+import { callRpc, UNKNOWN_CODE } from "../_shared/db.ts";
 import { HttpError } from "../_shared/http.ts";
 import { runInBackground, within } from "../_shared/background.ts";
 import type { EmailOutcome } from "../_shared/email/dispatch.ts";
@@ -57,17 +57,16 @@ interface Replay {
   emails: EmailRecord | null;
 }
 
-interface Admission {
-  error?: RpcError;
-  rate?: RateLimit;
-  merchant_id?: string;
-  replay?: Replay;
-}
-
+/** Every answer of the registration call carries the request's rate limit. */
 type RegistrationReply =
-  | (Outcome & { error?: undefined; replay?: undefined })
-  | { error: RpcError; replay?: undefined }
-  | { replay: Replay; merchant_id: string; error?: undefined };
+  & { rate?: RateLimit }
+  & (
+    | (Outcome & { error?: undefined; replay?: undefined; busy?: undefined })
+    | { error: RpcError; replay?: undefined; busy?: undefined }
+    | { replay: Replay; merchant_id: string; error?: undefined; busy?: undefined }
+    /** A lock the registration needs is taken: counted, it is to be called again to wait. */
+    | { busy: true; merchant_id: string; error?: undefined; replay?: undefined }
+  );
 
 export interface Registration {
   merchantId: string;
@@ -228,58 +227,46 @@ export async function registerUsers(
   const dbStarted = performance.now();
   const callerId = caller.kind === "user" ? caller.userId : null;
 
-  // Admission commits on its own: whatever fails here, nothing was registered. It authorises the
-  // caller (a merchant API key there, by its digest) and settles the merchant the registration
-  // then acts for, as a trusted caller.
-  const admission = await callRpc<Admission>(deps.db, "admit_registration", {
-    p_caller_id: callerId,
-    p_merchant_id: request.merchant_id ?? null,
-    p_idempotency: idempotency,
-    p_rate_limit: deps.cfg.rateLimitPerMinute,
-    p_api_key_hash: caller.kind === "api_key" ? caller.keyHash : null,
-    p_is_test: request.is_test,
-  }, deps.cfg.dbTimeoutMs).catch((err) => {
-    if (err instanceof HttpError && err.code === UNKNOWN_CODE) {
-      const message = "The database is unavailable; nothing was registered. Retry later.";
-      throw new HttpError(503, message, undefined, {}, UNAVAILABLE_CODE);
-    }
-    throw err;
-  });
-  if (admission.error) throw refusal(admission.error, admission.rate);
-  const rate = admission.rate ?? null;
-  const replayed = (replay: Replay): Registration => {
-    linkRows(deps, request, rows, replay.outcome);
-    applyEmails(rows, replay.outcome, replay.emails);
+  // One call admits the request (a merchant API key by its digest, the caller's right to act for
+  // the merchant, the rate limit, a stored answer) and registers it. When a lock it needs is
+  // taken, it commits the count only and is called again, admitted, to wait for the lock.
+  const register = (merchantId: string | null, admitted: boolean) =>
+    callRpc<RegistrationReply>(deps.db, "register_interview_users", {
+      p_caller_id: callerId,
+      p_merchant_id: merchantId,
+      p_interview_id: request.interview_id,
+      p_is_test: request.is_test,
+      p_users: batch,
+      p_token_ttl_seconds: deps.cfg.interviewTokenTtlSeconds,
+      p_send_email: request.send_email ?? request.type === "invitation",
+      p_view: { hide_menu: request.hide_menu, hide_iframe: request.hide_iframe },
+      p_revoke_previous: request.revoke_previous,
+      p_idempotency: idempotency
+        ? { ...idempotency, ttl_seconds: deps.cfg.idempotencyTtlSeconds }
+        : null,
+      p_rate_limit: deps.cfg.rateLimitPerMinute,
+      p_api_key_hash: !admitted && caller.kind === "api_key" ? caller.keyHash : null,
+      p_admitted: admitted,
+    }, deps.cfg.dbTimeoutMs).catch((err) => {
+      throw registrationUnavailable(err, idempotency !== null);
+    });
+  let reply = await register(request.merchant_id ?? null, false);
+  const rate = reply.rate ?? null;
+  if (reply.busy) reply = await register(reply.merchant_id, true);
+  if (reply.error) throw refusal(reply.error, rate ?? undefined);
+  if (reply.replay) {
+    linkRows(deps, request, rows, reply.replay.outcome);
+    applyEmails(rows, reply.replay.outcome, reply.replay.emails);
     return {
-      merchantId: replay.outcome.merchant_id,
+      merchantId: reply.replay.outcome.merchant_id,
       body: JSON.stringify(rows),
       rate,
       replayed: true,
       registered: 0,
       timings: { db_ms: ms(dbStarted, performance.now()), sign_ms: 0, email_ms: 0 },
     };
-  };
-  if (admission.replay) return replayed(admission.replay);
-
-  const reply = await callRpc<RegistrationReply>(deps.db, "register_interview_users", {
-    p_caller_id: callerId,
-    p_merchant_id: admission.merchant_id,
-    p_interview_id: request.interview_id,
-    p_is_test: request.is_test,
-    p_users: batch,
-    p_token_ttl_seconds: deps.cfg.interviewTokenTtlSeconds,
-    p_send_email: request.send_email ?? request.type === "invitation",
-    p_view: { hide_menu: request.hide_menu, hide_iframe: request.hide_iframe },
-    p_revoke_previous: request.revoke_previous,
-    p_idempotency: idempotency
-      ? { ...idempotency, ttl_seconds: deps.cfg.idempotencyTtlSeconds }
-      : null,
-  }, deps.cfg.dbTimeoutMs).catch((err) => {
-    throw registrationUnavailable(err, idempotency !== null);
-  });
-  if (reply.error) throw refusal(reply.error, admission.rate);
-  // A request with the same key committed between the admission and the registration.
-  if (reply.replay) return replayed(reply.replay);
+  }
+  if (reply.busy) throw new Error("the registration answered busy when called to wait");
 
   // Committed. From here on nothing may fail: the answer is made of strings.
   const outcome: Outcome = reply;
