@@ -259,7 +259,10 @@ begin
     end if;
   end if;
 
-  v_rate := public.api_key_rate(public.count_request(v_merchant_id, v_limit), v_key);
+  v_rate := public.count_request(v_merchant_id, v_limit);
+  if v_key is not null then
+    v_rate := public.api_key_rate(v_rate, v_key);
+  end if;
   return v_rate || jsonb_build_object('merchant_id', v_merchant_id);
 end
 $$;
