@@ -461,6 +461,8 @@ try {
     ], "Registration latency against batch size (p50)"),
   );
 
+  const cpuTotal = (t: { cpu_ms: Record<string, number> }) =>
+    Object.values(t.cpu_ms).reduce((sum, ms) => sum + ms, 0);
   const deno = Deno.version;
   const table = (target: Target) =>
     SIZES.map((n) =>
@@ -603,59 +605,51 @@ Each step from the floor to this endpoint, measured in the runs above (requests 
 - PostgREST floor to hop floor (${floorThroughput.rps} to ${hopThroughput.rps} rps): a function
   process in the path, and the client's request passing the gateway twice (client to function,
   function to PostgREST); the hop floor writes nothing, the floor inserts the row.
-- Hop floor to two RPCs (${hopThroughput.rps} to ${hop2Throughput.rps} rps, ${
-    round(
-      hop2Throughput.cpu_ms.gateway + hop2Throughput.cpu_ms.function +
-        hop2Throughput.cpu_ms.postgrest + hop2Throughput.cpu_ms.postgres -
-        (hopThroughput.cpu_ms.gateway + hopThroughput.cpu_ms.function +
-          hopThroughput.cpu_ms.postgrest + hopThroughput.cpu_ms.postgres),
-      2,
-    )
-  } ms more CPU per request): the second round trip alone, a third pass through the gateway and a
-  second PostgREST request, each with its own transaction.
-- Two RPCs to this endpoint (${hop2Throughput.rps} to ${throughput.rps} rps): the work itself.
-  PostgreSQL runs the registration (admission included) in ${registrationCpuMs} ms
-  of CPU per call when called directly one after the other; under the benchmark's 32 concurrent
-  registrations of one merchant it spends more (the PostgreSQL column above), because they queue
-  on the merchant's row and each one updates it (the invitation counter): in a one-off run of
-  the registration alone with 8 connections, leaving out that one update took its CPU time from
-  about 0.65 to about 0.5 ms per call (the row's \`updated_at\` trigger made no difference), and
-  the rest of the difference is the lock itself: the registrations of one merchant take turns on
-  its row, which keeps the invitation limit exact. The function verifies the key, parses and
-  validates the body with zod, signs the token, writes its log line and makes two supabase-js
-  calls; \`--cpu-prof\` of the function under this load (on 2026-11-28) put about 40 % of its CPU
-  time in the two HTTP calls (building the requests, reading the answers), 8 % in the log line,
-  6 % in garbage collection, 4 % each in reading the body and signing, 3 % in zod and 2 % in the
-  key check. The gateway's column includes the stack's own log pipes (the function's log lines
-  are copied to a file by the benchmark's process, about 5 % of that process's CPU time).
+- Hop floor to this endpoint (${hopThroughput.rps} to ${throughput.rps} rps, ${
+    round(cpuTotal(throughput) - cpuTotal(hopThroughput), 2)
+  } ms more CPU per request, of which ${
+    round(throughput.cpu_ms.postgres - hopThroughput.cpu_ms.postgres, 2)
+  } ms in PostgreSQL): the work itself, in the same one round trip. PostgreSQL runs the
+  registration (admission included: the caller, the rate limit, a stored answer) in
+  ${registrationCpuMs} ms of CPU per call when called directly one after the other, and more
+  under 32 concurrent registrations of one interview (the PostgreSQL column above). The function
+  verifies the key, reads and validates the body with zod, signs the token, writes its log line
+  and makes one supabase-js call.
 
-Why the admission stays a round trip of its own: PostgREST runs each request in one transaction,
-and a function called through it cannot commit half-way. Counted in the registration's
-transaction, the rate-limit counter's row would stay locked until that transaction commits, so
-every request of the merchant, including the ones over the limit, would queue behind the running
-registrations (and behind the merchant's row lock) instead of being answered 429 at once; a count
-that takes no lock (a row per request) is not visible to concurrent requests until they commit,
-so a flood would pass it. The admission's own short transaction commits the count at once (the
-counter table is unlogged: a count writes no WAL), answers replays before
-anything is locked, and charges refused callers. That guarantee costs the step from the hop floor
-to two RPCs above.
+The database's share alone, what a registration writes (an enrolment, a token record, a rate-limit
+count and an invitation draw, with their indexes and foreign-key checks) and commits, costs more
+CPU than the whole hop floor request (${round(cpuTotal(hopThroughput), 2)} ms, which writes
+nothing); the 70 % of the hop floor the goals ask is out of reach for a request that registers
+somebody on these two shared cores.
 
-What the goals ask (70 % of the hop floor) is therefore out of reach by design on this machine:
-two round trips alone reach ${round(100 * hop2Throughput.rps / hopThroughput.rps, 0)} % of the
-hop floor before any registration work is done. Removed on the way: each RPC's time-out timer
-(AbortSignal.timeout's timers outlived every call and fired seconds later, building an exception
-each; about 3 % of the function's CPU time); the benchmark's floor had stopped working (the
-enrolment id's default needs \`private.uuid_v7()\`), as had its scale load (the schema of
-idempotency records and request counters had moved on).
+What this endpoint no longer does per request (each measured on this machine, on 2026-11-28):
 
-Measured and left for later: queueing the registrations of one merchant on a transaction-level
-advisory lock before they lock its row (so that a waiting registration does not wake up to a row
-version that has changed under it) took the registration's CPU time with 8 to 10 connections from
-0.58 to 0.84 ms to 0.51 to 0.66 ms per call in one-off runs, at most 3 % of a request's CPU time
-here; it means replacing the registration function in a migration.
+- A second round trip. The admission (the caller, a stored answer, the rate limit) runs inside the
+  registration's transaction. Counting never waits: each database session counts in a row of its
+  own, summed per minute. A registration that would have to wait for a lock (the row of a merchant
+  with an invitation limit, or its Idempotency-Key) answers "busy" instead, which commits its
+  count, and the endpoint calls again to wait; so a flood over the limit is still refused at once
+  (\`idempotency_test.ts\`), and requests that need no lock make one round trip. The "two RPCs"
+  row above shows what the second one cost.
+- Planning. PL/pgSQL chose a custom plan for the batch statement on every call, and planning it
+  cost more than running it for one candidate (1.8 against 0.7 ms per call in a session);
+  \`plan_cache_mode = force_generic_plan\` on the function plans it once per session, and the
+  generic plan is as fast for a thousand candidates.
+- Waiting on the merchant's row. Every registration updated the merchant's invitation counter, so
+  registrations of one merchant took turns on its row until they committed. Merchants without an
+  invitation limit now count their draws per database session (\`invitation_draw\`, added to the
+  merchant's row every minute): in alternating throughput runs this alone took the endpoint from
+  33 to 39 % to 45 to 49 % of the hop floor. Merchants with a limit still take turns, which keeps
+  the limit exact.
+- Planning a helper. \`api_key_rate\`, an SQL function with a \`set\` clause, was planned again in
+  every transaction it was called in (0.12 ms of the registration's 0.9 ms CPU); it is now
+  PL/pgSQL, and called only for requests with an API key.
+- Copying log lines. The stack's gateway process copied every function's output to its log file;
+  the functions now write to it directly, as on the platform.
+- Earlier: each RPC's time-out timer outlived the call (AbortSignal.timeout's timers fired seconds
+  later, building an exception each; about 3 % of the function's CPU time).
 
-In production the gateway is Supabase's, not a JavaScript process on the same two cores, and
-the function's log lines go to the platform, not through the benchmark's process.
+In production the gateway is Supabase's, not a JavaScript process on the same two cores.
 
 Fixed earlier, for the latency of large batches: a cached generic plan and nested loops between the statement's CTEs
 (\`enable_nestloop = off\` for that one statement, with table look-ups kept as per-row index scans)

@@ -47,16 +47,19 @@ create table public.invitation_draw (
 alter table public.invitation_draw enable row level security;
 -- Touched only by the SQL functions: no policies, and no privileges for any API role.
 
--- Every invitation a merchant has drawn: folded into its row, and not yet folded.
+-- Every invitation a merchant has drawn: folded into its row, and not yet folded. (PL/pgSQL: an
+-- SQL function with a `set` clause would be planned again in every registration's transaction.)
 create function private.invitations_sent(p_merchant_id uuid) returns bigint
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-  select m.invitations_sent + coalesce((select sum(d.draws) from public.invitation_draw d
-    where d.merchant_id = m.id), 0)
-  from public.merchant m where m.id = p_merchant_id
+begin
+  return (select m.invitations_sent + coalesce((select sum(d.draws) from public.invitation_draw d
+      where d.merchant_id = m.id), 0)
+    from public.merchant m where m.id = p_merchant_id);
+end
 $$;
 
 -- Adds the per-session counts to the merchants' rows, in one transaction per call. Rows that a
