@@ -53,6 +53,7 @@ const TENANCY = "tests/integration/tenancy_test.ts";
 const POLICY_MATRIX = "tests/integration/policy_matrix_test.ts";
 const CATALOG = "tests/integration/catalog_test.ts";
 const PLATFORM_AUTH = "tests/integration/platform_auth_test.ts";
+const LOAD = "tests/integration/load_test.ts";
 
 export const mutants: Mutant[] = [
   // Registration: who may register, for which merchant and interview.
@@ -289,6 +290,15 @@ export const mutants: Mutant[] = [
     file: REGISTRATION_SQL,
     find: "return v_replay || jsonb_build_object('merchant_id', v_merchant_id, 'rate'",
     replace: "perform v_replay || jsonb_build_object('merchant_id', v_merchant_id, 'rate'",
+    tests: [IDEMPOTENCY],
+    filter: "/20 concurrent retries|waited for its key/",
+  },
+  {
+    name: "key-not-serialised",
+    guard: "one request per Idempotency-Key at a time: a second one waits for the key",
+    file: REGISTRATION_SQL,
+    find: "perform pg_advisory_xact_lock(v_key_lock);",
+    replace: "null;",
     tests: [IDEMPOTENCY],
     filter: "/20 concurrent retries|waited for its key/",
   },
@@ -887,6 +897,31 @@ export const mutants: Mutant[] = [
       "  if v_who ? 'error' then\n    v_rate := public.count_request(v_subject, v_limit);",
     tests: [IDEMPOTENCY],
     filter: "a flood is shed with 429",
+  },
+  {
+    name: "limited-merchant-waits-counted",
+    guard: "a limited merchant's busy row answers busy (the count commits), never waits uncounted",
+    file: REGISTRATION_SQL,
+    find: "for no key update skip locked;",
+    replace: "for no key update;",
+    tests: [IDEMPOTENCY],
+    filter: "a flood is shed with 429",
+  },
+  {
+    name: "draws-counted-from-snapshot",
+    guard: "draws are counted from what the upsert found, not from the statement's snapshot",
+    file: REGISTRATION_SQL,
+    find: "where not p_is_test and (u.inserted or f.was_test)",
+    replace: "where not p_is_test and coalesce(f.was_test, true)",
+    tests: [LOAD],
+  },
+  {
+    name: "candidates-locked-unordered",
+    guard: "candidates' rows are taken in email order: overlapping batches never deadlock",
+    file: REGISTRATION_SQL,
+    find: "    order by lower(a.email)\n",
+    replace: "",
+    tests: [LOAD],
   },
   // Tenancy: one private definition of who acts for which merchant.
   {
