@@ -923,6 +923,15 @@ export const mutants: Mutant[] = [
     replace: "",
     tests: [LOAD],
   },
+  {
+    name: "fold-overwrites-draws",
+    guard: "folding the per-session draws adds them to the merchant's count, losing none",
+    file: REGISTRATION_SQL,
+    find: "set invitations_sent = m.invitations_sent + b.draws",
+    replace: "set invitations_sent = b.draws",
+    tests: [REGISTER],
+    filter: "without an invitation limit",
+  },
   // Tenancy: one private definition of who acts for which merchant.
   {
     name: "tenancy-staff-see-every-merchant",
