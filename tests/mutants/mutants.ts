@@ -908,6 +908,15 @@ export const mutants: Mutant[] = [
     filter: "a flood is shed with 429",
   },
   {
+    name: "rate-count-shared-row",
+    guard: "a request counts in its session's row: it never waits for another request's count",
+    file: ADMISSION_SQL,
+    find: "values (p_subject_id, v_window, pg_backend_pid(), 1)",
+    replace: "values (p_subject_id, v_window, 0, 1)",
+    tests: [IDEMPOTENCY],
+    filter: "a count not yet committed",
+  },
+  {
     name: "draws-counted-from-snapshot",
     guard: "draws are counted from what the upsert found, not from the statement's snapshot",
     file: REGISTRATION_SQL,
