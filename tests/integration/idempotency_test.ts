@@ -267,6 +267,31 @@ Deno.test("a flood is shed with 429 while the merchant is busy, not queued behin
   assert.equal((await admitted!).status, 200);
 });
 
+Deno.test("a count not yet committed holds up no other request of its merchant", async () => {
+  const [merchant] = await sql`insert into public.merchant (name, api_requests_per_minute)
+    values ('Counted', 10) returning id`;
+  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
+    values (${merchant.id}, 'Counted', 'active') returning id`;
+  const counted = async () =>
+    (await sql`select coalesce(sum(requests), 0)::int as n from public.merchant_request_counter
+      where subject_id = ${merchant.id} and window_start = date_trunc('minute', now())`)[0]
+      .n as number;
+  await freshMinute();
+  await sql.begin(async (tx) => {
+    // A request of the merchant has counted and is still running, as a registration does.
+    await tx`select public.count_request(${merchant.id}, 10)`;
+    // The next request counts in a row of its own: it answers without waiting for that one.
+    const res = await raw({
+      users: [{ email: uniqueEmail("counted") }],
+      interview_id: interview.id,
+      merchant_id: merchant.id,
+    }, asService);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.headers.get("ratelimit-remaining"), "9", "the running count is not seen");
+  });
+  assert.equal(await counted(), 2, "both counted");
+});
+
 Deno.test("requests refused with 403 count against the caller, not the merchant they target", async () => {
   const [victim] = await sql`insert into public.merchant (name, api_requests_per_minute)
     values ('Victim', 3) returning id`;

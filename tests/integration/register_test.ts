@@ -311,9 +311,22 @@ Deno.test("without an invitation limit, registrations of a merchant do not wait 
   assert.equal(await total(), 3, "each draw counted");
   // The per-session counts folded into the merchant's row keep the total.
   await sql`select private.fold_invitation_draws()`;
-  const [row] = await sql`select invitations_sent from public.merchant where id = ${merchant.id}`;
-  assert.equal(row.invitations_sent, 3);
+  const folded = async () =>
+    (await sql`select invitations_sent from public.merchant where id = ${merchant.id}`)[0]
+      .invitations_sent as number;
+  assert.equal(await folded(), 3);
   assert.equal(await total(), 3);
+  // A second fold adds to what the first one folded: two more draws, in one session's row.
+  const more = await postRegister({
+    users: [{ email: uniqueEmail("free") }, { email: uniqueEmail("free") }],
+    interview_id: interview.id,
+    merchant_id: merchant.id,
+  }, asService);
+  assert.equal(more.status, 200, JSON.stringify(more.body));
+  assert.equal(await total(), 5, "the new draws counted");
+  await sql`select private.fold_invitation_draws()`;
+  assert.equal(await folded(), 5);
+  assert.equal(await total(), 5);
 });
 
 Deno.test("a registration waits for one of the same merchant, then sees its draw on the limit", async () => {

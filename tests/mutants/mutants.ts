@@ -53,6 +53,7 @@ const TENANCY = "tests/integration/tenancy_test.ts";
 const POLICY_MATRIX = "tests/integration/policy_matrix_test.ts";
 const CATALOG = "tests/integration/catalog_test.ts";
 const PLATFORM_AUTH = "tests/integration/platform_auth_test.ts";
+const LOAD = "tests/integration/load_test.ts";
 
 export const mutants: Mutant[] = [
   // Registration: who may register, for which merchant and interview.
@@ -151,8 +152,8 @@ export const mutants: Mutant[] = [
     name: "test-draws-limit",
     guard: "test enrolments do not draw on the invitation limit",
     file: REGISTRATION_SQL,
-    find: "not p_is_test and coalesce((",
-    replace: "coalesce((",
+    find: "select k.*, not p_is_test and coalesce(",
+    replace: "select k.*, coalesce(",
     tests: [REGISTER],
     filter: "the invitation limit holds",
   },
@@ -160,8 +161,8 @@ export const mutants: Mutant[] = [
     name: "reregistration-draws-limit",
     guard: "re-registering a real enrolment draws nothing",
     file: REGISTRATION_SQL,
-    find: "), true) as draws",
-    replace: "), true) or not p_is_test as draws",
+    find: "coalesce(k.was_test, true) as draws",
+    replace: "coalesce(k.was_test, true) or not p_is_test as draws",
     tests: [REGISTER],
     filter: "the invitation limit holds",
   },
@@ -267,10 +268,10 @@ export const mutants: Mutant[] = [
   },
   {
     name: "merchant-not-serialised",
-    guard: "registrations of one merchant run one at a time (the limit holds)",
+    guard: "registrations of a merchant with a limit run one at a time (the limit holds)",
     file: REGISTRATION_SQL,
-    find: "where m.id = v_merchant_id for no key update;",
-    replace: "where m.id = v_merchant_id;",
+    find: "v_merchant_id\n      for no key update;",
+    replace: "v_merchant_id;",
     tests: [REGISTER],
     filter: "waits for one of the same merchant",
   },
@@ -285,12 +286,21 @@ export const mutants: Mutant[] = [
   },
   {
     name: "key-not-rechecked-under-lock",
-    guard: "a same-key request that waited for the merchant answers with the first's result",
+    guard: "a same-key request that waited for the key answers with the first's result",
     file: REGISTRATION_SQL,
-    find: "return v_replay || jsonb_build_object('merchant_id', v_merchant_id);",
-    replace: "perform v_replay || jsonb_build_object('merchant_id', v_merchant_id);",
+    find: "return v_replay || jsonb_build_object('merchant_id', v_merchant_id, 'rate'",
+    replace: "perform v_replay || jsonb_build_object('merchant_id', v_merchant_id, 'rate'",
     tests: [IDEMPOTENCY],
-    filter: "/20 concurrent retries|waited for its merchant/",
+    filter: "/20 concurrent retries|waited for its key/",
+  },
+  {
+    name: "key-not-serialised",
+    guard: "one request per Idempotency-Key at a time: a second one waits for the key",
+    file: REGISTRATION_SQL,
+    find: "perform pg_advisory_xact_lock(v_key_lock);",
+    replace: "null;",
+    tests: [IDEMPOTENCY],
+    filter: "/20 concurrent retries|waited for its key/",
   },
   {
     name: "refusals-charged-to-nobody",
@@ -871,11 +881,10 @@ export const mutants: Mutant[] = [
   // Registration's promises: one transaction for the answer's record, a 429 that never waits.
   {
     name: "idempotency-record-outside-transaction",
-    guard: "the answer's idempotency record commits with the registration",
-    file: "supabase/functions/job-interview-register-users/register.ts",
-    find:
-      "    p_idempotency: idempotency\n      ? { ...idempotency, ttl_seconds: deps.cfg.idempotencyTtlSeconds }\n      : null,",
-    replace: "    p_idempotency: null,",
+    guard: "the answer's idempotency record is written in the registration's transaction",
+    file: REGISTRATION_SQL,
+    find: "if p_idempotency is not null then\n    insert into public.idempotency_request",
+    replace: "if false then\n    insert into public.idempotency_request",
     tests: [IDEMPOTENCY, "tests/integration/retry_test.ts"],
     filter: "/same key and body replay|20 concurrent retries|lost after the commit/",
   },
@@ -888,6 +897,49 @@ export const mutants: Mutant[] = [
       "  if v_who ? 'error' then\n    v_rate := public.count_request(v_subject, v_limit);",
     tests: [IDEMPOTENCY],
     filter: "a flood is shed with 429",
+  },
+  {
+    name: "limited-merchant-waits-counted",
+    guard: "a limited merchant's busy row answers busy (the count commits), never waits uncounted",
+    file: REGISTRATION_SQL,
+    find: "for no key update skip locked;",
+    replace: "for no key update;",
+    tests: [IDEMPOTENCY],
+    filter: "a flood is shed with 429",
+  },
+  {
+    name: "rate-count-shared-row",
+    guard: "a request counts in its session's row: it never waits for another request's count",
+    file: ADMISSION_SQL,
+    find: "values (p_subject_id, v_window, pg_backend_pid(), 1)",
+    replace: "values (p_subject_id, v_window, 0, 1)",
+    tests: [IDEMPOTENCY],
+    filter: "a count not yet committed",
+  },
+  {
+    name: "draws-counted-from-snapshot",
+    guard: "draws are counted from what the upsert found, not from the statement's snapshot",
+    file: REGISTRATION_SQL,
+    find: "where not p_is_test and (u.inserted or f.was_test)",
+    replace: "where not p_is_test and coalesce(f.was_test, true)",
+    tests: [LOAD],
+  },
+  {
+    name: "candidates-locked-unordered",
+    guard: "candidates' rows are taken in email order: overlapping batches never deadlock",
+    file: REGISTRATION_SQL,
+    find: "    order by lower(a.email)\n",
+    replace: "",
+    tests: [LOAD],
+  },
+  {
+    name: "fold-overwrites-draws",
+    guard: "folding the per-session draws adds them to the merchant's count, losing none",
+    file: REGISTRATION_SQL,
+    find: "set invitations_sent = m.invitations_sent + b.draws",
+    replace: "set invitations_sent = b.draws",
+    tests: [REGISTER],
+    filter: "without an invitation limit",
   },
   // Tenancy: one private definition of who acts for which merchant.
   {
