@@ -359,6 +359,68 @@ Deno.test("a registration waits for one of the same merchant, then sees its draw
   }
 });
 
+/** Waits until `count` sessions wait on session `pid`, or on a session that waits on it. */
+async function untilBlockedBy(pid: number, count: number) {
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    const [{ blocked }] = await sql`select count(*)::int as blocked from pg_stat_activity a
+      where pg_blocking_pids(a.pid) && (array[${pid}::int] || array(
+        select b.pid from pg_stat_activity b where ${pid}::int = any (pg_blocking_pids(b.pid))))`;
+    if (blocked >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`${count} sessions did not come to wait on session ${pid}`);
+}
+
+/** A merchant (with an invitation limit, or none) and an active interview of its own. */
+async function merchantWithInterview(name: string, limit: number | null = null) {
+  const [merchant] = await sql`insert into public.merchant (name, invitations_limit)
+    values (${name}, ${limit}) returning id`;
+  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
+    values (${merchant.id}, ${name}, 'active') returning id`;
+  const send = (emails: string[], isTest = false) =>
+    postRegister({
+      users: emails.map((email) => ({ email })),
+      interview_id: interview.id,
+      merchant_id: merchant.id,
+      is_test: isTest,
+    }, asService);
+  const sent = async () =>
+    (await sql`select private.invitations_sent(${merchant.id})::int as n`)[0].n as number;
+  return { merchantId: merchant.id as string, interviewId: interview.id as string, send, sent };
+}
+
+Deno.test("a test enrolment turned real by concurrent registrations draws one invitation", async () => {
+  const { interviewId, send, sent } = await merchantWithInterview("Turning real");
+  const email = uniqueEmail("turn");
+  assert.equal((await send([email], true)).status, 200);
+  assert.equal(await sent(), 0);
+  const holder = database();
+  let both: ReturnType<typeof send>[] = [];
+  try {
+    await holder.begin(async (tx) => {
+      // Two registrations that make it real both find the enrolment a test one, then wait for
+      // its row.
+      await tx`select id from public.profile_interview
+        where interview_def_set_id = ${interviewId} for update`;
+      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
+      both = [send([email]), send([email])];
+      both.forEach((answer) => answer.catch(() => {}));
+      await untilBlockedBy(pid, 2);
+    });
+  } finally {
+    await holder.end();
+  }
+  for (const answer of await Promise.all(both)) {
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body[0].result, "ok");
+  }
+  const [row] = await sql`select is_test from public.profile_interview
+    where interview_def_set_id = ${interviewId}`;
+  assert.equal(row.is_test, false);
+  assert.equal(await sent(), 1, "one enrolment turned real draws one invitation");
+});
+
 Deno.test("1,000 users come back in input order, each with its own enrolment", async () => {
   const users = Array.from({ length: 1000 }, (_, i) => ({
     name: `Bulk ${i}`,
