@@ -421,6 +421,44 @@ Deno.test("a test enrolment turned real by concurrent registrations draws one in
   assert.equal(await sent(), 1, "one enrolment turned real draws one invitation");
 });
 
+Deno.test("a limit set while a registration of the merchant runs is never overdrawn", async () => {
+  const { merchantId, interviewId, send, sent } = await merchantWithInterview("Limited later");
+  const known = uniqueEmail("known");
+  assert.equal((await send([known])).status, 200);
+  const holder = database();
+  let first: ReturnType<typeof send> | undefined;
+  let second: Awaited<ReturnType<typeof send>> | undefined;
+  try {
+    await holder.begin(async (tx) => {
+      // A registration without a limit is under way: it waits for a candidate's row.
+      await tx`select id from public.profile_interview
+        where interview_def_set_id = ${interviewId} for update`;
+      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
+      first = send([known, uniqueEmail("first")]);
+      first.catch(() => {});
+      await untilBlockedBy(pid, 1);
+      // Meanwhile the merchant gets a limit: one more invitation, which another registration
+      // draws.
+      await sql`update public.merchant set invitations_limit = ${(await sent()) + 1}
+        where id = ${merchantId}`;
+      second = await send([uniqueEmail("second")]);
+    });
+  } finally {
+    await holder.end();
+  }
+  const answers = [await first!, second!];
+  for (const answer of answers) assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  const [{ invitations_limit }] = await sql`select invitations_limit from public.merchant
+    where id = ${merchantId}`;
+  assert.ok(
+    (await sent()) <= invitations_limit,
+    `${await sent()} invitations drawn on a limit of ${invitations_limit}: ` +
+      JSON.stringify(
+        answers.flatMap((answer) => answer.body.map((row: { result: string }) => row.result)),
+      ),
+  );
+});
+
 Deno.test("1,000 users come back in input order, each with its own enrolment", async () => {
   const users = Array.from({ length: 1000 }, (_, i) => ({
     name: `Bulk ${i}`,
