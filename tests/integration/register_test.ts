@@ -459,6 +459,49 @@ Deno.test("a limit set while a registration of the merchant runs is never overdr
   );
 });
 
+Deno.test("folding the draws while a limited merchant registers: no deadlock, no 503", async () => {
+  const { merchantId, interviewId, send, sent } = await merchantWithInterview("Folded", 1000);
+  const known = uniqueEmail("known");
+  assert.equal((await send([known])).status, 200);
+  // Every database session has counted a draw of this merchant, as the sessions of PostgREST's
+  // pool have after a minute of its registrations.
+  await sql`insert into public.invitation_draw (merchant_id, slot, draws)
+    select ${merchantId}, a.pid, 0 from pg_stat_activity a
+    where a.datname = current_database() and a.backend_type = 'client backend'
+    on conflict (merchant_id, slot) do nothing`;
+  const holder = database();
+  const folder = database();
+  let registering: ReturnType<typeof send> | undefined;
+  let folding: Promise<unknown> | undefined;
+  try {
+    await holder.begin(async (tx) => {
+      // The registration holds the merchant's row and is slowed by a candidate's row, as a
+      // large batch takes its time.
+      await tx`select id from public.profile_interview
+        where interview_def_set_id = ${interviewId} for update`;
+      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
+      registering = send([known, uniqueEmail("folded")]);
+      registering.catch(() => {});
+      await untilBlockedBy(pid, 1);
+      // The minute's fold starts meanwhile and comes to wait for the merchant's row.
+      const [{ registrar }] = await sql`select a.pid as registrar from pg_stat_activity a
+        where ${pid}::int = any (pg_blocking_pids(a.pid))`;
+      folding = folder`select private.fold_invitation_draws()`;
+      folding.catch(() => {});
+      await untilBlockedBy(registrar, 1);
+      // Both have looked for a deadlock (deadlock_timeout, 1 s) before the registration goes on.
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+    });
+    const answer = await registering!;
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    await folding;
+  } finally {
+    await holder.end();
+    await folder.end();
+  }
+  assert.equal(await sent(), 2);
+});
+
 Deno.test("1,000 users come back in input order, each with its own enrolment", async () => {
   const users = Array.from({ length: 1000 }, (_, i) => ({
     name: `Bulk ${i}`,
