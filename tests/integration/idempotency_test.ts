@@ -292,6 +292,43 @@ Deno.test("a count not yet committed holds up no other request of its merchant",
   assert.equal(await counted(), 2, "both counted");
 });
 
+Deno.test("a flood is shed with 429 while a registration waits for a candidate's row", async () => {
+  // Without an invitation limit nobody takes the merchant's row; a registration can still wait,
+  // for the row of a candidate that another registration (a large batch, say) holds.
+  const [merchant] = await sql`insert into public.merchant (name, api_requests_per_minute)
+    values ('Flooded, no limit', 1) returning id`;
+  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
+    values (${merchant.id}, 'Flooded, no limit', 'active') returning id`;
+  const body = (email: string) => ({
+    users: [{ email }],
+    interview_id: interview.id,
+    merchant_id: merchant.id,
+  });
+  const email = uniqueEmail("held");
+  await sql`insert into public.profile_interview (merchant_id, interview_def_set_id, email)
+    values (${merchant.id}, ${interview.id}, ${email})`;
+  await freshMinute();
+  let admitted;
+  let shed;
+  await sql.begin(async (tx) => {
+    await tx`select id from public.profile_interview
+      where interview_def_set_id = ${interview.id} for update`;
+    const [{ pid }] = await tx`select pg_backend_pid() as pid`;
+    // The first request of the minute is admitted, and waits for the candidate's row.
+    admitted = raw(body(email), asService);
+    for (let i = 0; i < 100; i++) {
+      const [{ waiting }] = await sql`select count(*)::int as waiting from pg_stat_activity
+        where ${pid}::int = any (pg_blocking_pids(pid))`;
+      if (waiting > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // The next one is over the limit of one a minute.
+    shed = await raw(body(uniqueEmail("flood")), asService);
+  });
+  assert.equal((await admitted!).status, 200);
+  assert.equal(shed!.status, 429, shed!.text);
+});
+
 Deno.test("requests refused with 403 count against the caller, not the merchant they target", async () => {
   const [victim] = await sql`insert into public.merchant (name, api_requests_per_minute)
     values ('Victim', 3) returning id`;

@@ -372,6 +372,149 @@ Deno.test("a registration waits for one of the same merchant, then sees its draw
   }
 });
 
+/** Waits until `count` sessions wait on session `pid`, or on a session that waits on it. */
+async function untilBlockedBy(pid: number, count: number) {
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    const [{ blocked }] = await sql`select count(*)::int as blocked from pg_stat_activity a
+      where pg_blocking_pids(a.pid) && (array[${pid}::int] || array(
+        select b.pid from pg_stat_activity b where ${pid}::int = any (pg_blocking_pids(b.pid))))`;
+    if (blocked >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`${count} sessions did not come to wait on session ${pid}`);
+}
+
+/** A merchant (with an invitation limit, or none) and an active interview of its own. */
+async function merchantWithInterview(name: string, limit: number | null = null) {
+  const [merchant] = await sql`insert into public.merchant (name, invitations_limit)
+    values (${name}, ${limit}) returning id`;
+  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
+    values (${merchant.id}, ${name}, 'active') returning id`;
+  const send = (emails: string[], isTest = false) =>
+    postRegister({
+      users: emails.map((email) => ({ email })),
+      interview_id: interview.id,
+      merchant_id: merchant.id,
+      is_test: isTest,
+    }, asService);
+  const sent = async () =>
+    (await sql`select private.invitations_sent(${merchant.id})::int as n`)[0].n as number;
+  return { merchantId: merchant.id as string, interviewId: interview.id as string, send, sent };
+}
+
+Deno.test("a test enrolment turned real by concurrent registrations draws one invitation", async () => {
+  const { interviewId, send, sent } = await merchantWithInterview("Turning real");
+  const email = uniqueEmail("turn");
+  assert.equal((await send([email], true)).status, 200);
+  assert.equal(await sent(), 0);
+  const holder = database();
+  let both: ReturnType<typeof send>[] = [];
+  try {
+    await holder.begin(async (tx) => {
+      // Two registrations that make it real both find the enrolment a test one, then wait for
+      // its row.
+      await tx`select id from public.profile_interview
+        where interview_def_set_id = ${interviewId} for update`;
+      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
+      both = [send([email]), send([email])];
+      both.forEach((answer) => answer.catch(() => {}));
+      await untilBlockedBy(pid, 2);
+    });
+  } finally {
+    await holder.end();
+  }
+  for (const answer of await Promise.all(both)) {
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body[0].result, "ok");
+  }
+  const [row] = await sql`select is_test from public.profile_interview
+    where interview_def_set_id = ${interviewId}`;
+  assert.equal(row.is_test, false);
+  assert.equal(await sent(), 1, "one enrolment turned real draws one invitation");
+});
+
+Deno.test("a limit set while a registration of the merchant runs is never overdrawn", async () => {
+  const { merchantId, interviewId, send, sent } = await merchantWithInterview("Limited later");
+  const known = uniqueEmail("known");
+  assert.equal((await send([known])).status, 200);
+  const holder = database();
+  let first: ReturnType<typeof send> | undefined;
+  let second: Awaited<ReturnType<typeof send>> | undefined;
+  try {
+    await holder.begin(async (tx) => {
+      // A registration without a limit is under way: it waits for a candidate's row.
+      await tx`select id from public.profile_interview
+        where interview_def_set_id = ${interviewId} for update`;
+      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
+      first = send([known, uniqueEmail("first")]);
+      first.catch(() => {});
+      await untilBlockedBy(pid, 1);
+      // Meanwhile the merchant gets a limit: one more invitation, which another registration
+      // draws.
+      await sql`update public.merchant set invitations_limit = ${(await sent()) + 1}
+        where id = ${merchantId}`;
+      second = await send([uniqueEmail("second")]);
+    });
+  } finally {
+    await holder.end();
+  }
+  const answers = [await first!, second!];
+  for (const answer of answers) assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  const [{ invitations_limit }] = await sql`select invitations_limit from public.merchant
+    where id = ${merchantId}`;
+  assert.ok(
+    (await sent()) <= invitations_limit,
+    `${await sent()} invitations drawn on a limit of ${invitations_limit}: ` +
+      JSON.stringify(
+        answers.flatMap((answer) => answer.body.map((row: { result: string }) => row.result)),
+      ),
+  );
+});
+
+Deno.test("folding the draws while a limited merchant registers: no deadlock, no 503", async () => {
+  const { merchantId, interviewId, send, sent } = await merchantWithInterview("Folded", 1000);
+  const known = uniqueEmail("known");
+  assert.equal((await send([known])).status, 200);
+  // Every database session has counted a draw of this merchant, as the sessions of PostgREST's
+  // pool have after a minute of its registrations.
+  await sql`insert into public.invitation_draw (merchant_id, slot, draws)
+    select ${merchantId}, a.pid, 0 from pg_stat_activity a
+    where a.datname = current_database() and a.backend_type = 'client backend'
+    on conflict (merchant_id, slot) do nothing`;
+  const holder = database();
+  const folder = database();
+  let registering: ReturnType<typeof send> | undefined;
+  let folding: Promise<unknown> | undefined;
+  try {
+    await holder.begin(async (tx) => {
+      // The registration holds the merchant's row and is slowed by a candidate's row, as a
+      // large batch takes its time.
+      await tx`select id from public.profile_interview
+        where interview_def_set_id = ${interviewId} for update`;
+      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
+      registering = send([known, uniqueEmail("folded")]);
+      registering.catch(() => {});
+      await untilBlockedBy(pid, 1);
+      // The minute's fold starts meanwhile and comes to wait for the merchant's row.
+      const [{ registrar }] = await sql`select a.pid as registrar from pg_stat_activity a
+        where ${pid}::int = any (pg_blocking_pids(a.pid))`;
+      folding = folder`select private.fold_invitation_draws()`;
+      folding.catch(() => {});
+      await untilBlockedBy(registrar, 1);
+      // Both have looked for a deadlock (deadlock_timeout, 1 s) before the registration goes on.
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+    });
+    const answer = await registering!;
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    await folding;
+  } finally {
+    await holder.end();
+    await folder.end();
+  }
+  assert.equal(await sent(), 2);
+});
+
 Deno.test("1,000 users come back in input order, each with its own enrolment", async () => {
   const users = Array.from({ length: 1000 }, (_, i) => ({
     name: `Bulk ${i}`,
