@@ -62,9 +62,9 @@ begin
 end
 $$;
 
--- Adds the per-session counts to the merchants' rows, in one transaction per call. Rows that a
--- running registration holds are left for the next call; a merchant whose registrations hold its
--- row (it has a limit) is waited for, briefly.
+-- Adds the per-session counts to the merchants' rows. It never waits: a merchant whose row a
+-- registration holds (it has a limit), and a count a running registration holds, are left for
+-- the next call; merchant rows are taken before count rows, in the order registrations take them.
 create function private.fold_invitation_draws() returns integer
 language plpgsql
 security invoker
@@ -73,10 +73,17 @@ as $$
 declare
   v_folded integer;
 begin
-  with taken as (
+  with merchants as (
+    select m.id from public.merchant m
+    where m.id in (select d.merchant_id from public.invitation_draw d)
+    for no key update skip locked
+  ),
+  taken as (
     delete from public.invitation_draw d
     where d.ctid = any (array(
-      select x.ctid from public.invitation_draw x for update skip locked
+      select x.ctid from public.invitation_draw x
+      where x.merchant_id in (select id from merchants)
+      for update skip locked
     ))
     returning d.merchant_id, d.draws
   ),
@@ -89,6 +96,42 @@ begin
   return v_folded;
 end
 $$;
+
+-- A change of an invitation limit waits for the registrations under way (each holds this lock
+-- shared until it commits) and holds off new ones until it commits: a registration never draws
+-- on a limit it did not read. Per statement, before any row is locked, so that it never holds a
+-- merchant's row while it waits.
+create function private.await_registrations() returns trigger
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  perform pg_advisory_xact_lock(20261128, 1);
+  return null;
+end
+$$;
+create trigger merchant_limit_change_waits before update of invitations_limit on public.merchant
+  for each statement execute function private.await_registrations();
+
+-- A test enrolment turning real draws an invitation, counted where it happens: the registration's
+-- statement sees the enrolment as it was when the statement began, and another registration may
+-- have turned it real since.
+create function private.count_turned_real() returns trigger
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  insert into public.invitation_draw as d (merchant_id, slot, draws)
+  values (new.merchant_id, pg_backend_pid(), 1)
+  on conflict (merchant_id, slot) do update set draws = d.draws + 1;
+  return null;
+end
+$$;
+create trigger profile_interview_turned_real after update of is_test on public.profile_interview
+  for each row when (old.is_test and not new.is_test)
+  execute function private.count_turned_real();
 
 -- Every minute on Supabase, where pg_cron exists; the local stack folds on its purge timer.
 do $$
@@ -208,6 +251,9 @@ declare
   v_draws integer;
   v_outcome jsonb;
   v_key_lock bigint;
+  v_emails text[];
+  v_existing integer;
+  v_free integer;
 begin
   if p_token_ttl_seconds is null or p_token_ttl_seconds < 60 then
     raise exception 'p_token_ttl_seconds must be at least 60' using errcode = '22023';
@@ -238,6 +284,14 @@ begin
     elsif not pg_try_advisory_xact_lock(v_key_lock) then
       return v_who;
     end if;
+  end if;
+
+  -- Changes of any merchant's invitation limit wait for the registrations under way
+  -- (merchant_limit_change_waits), so the limit read below holds until this one commits.
+  if p_admitted then
+    perform pg_advisory_xact_lock_shared(20261128, 1);
+  elsif not pg_try_advisory_xact_lock_shared(20261128, 1) then
+    return v_who;
   end if;
 
   -- A merchant with an invitation limit: its registrations take turns on its row, so that the
@@ -315,6 +369,32 @@ begin
      and v_interview.interview_available_till <= now() + interval '1 minute' then
     return jsonb_build_object('error', jsonb_build_object(
       'status', 422, 'message', 'interview is no longer available', 'name', 'interview_id'), 'rate', v_rate);
+  end if;
+
+  -- A candidate whose enrolment another registration is writing: busy, as above, so that this
+  -- request does not wait for it with its count uncommitted. The enrolments are only probed:
+  -- the block is rolled back, which releases what it locked (the batch statement takes the rows
+  -- in email order, and nothing may hold any of them before it).
+  if not p_admitted then
+    v_emails := array(select lower(btrim(u.email))
+      from jsonb_to_recordset(p_users) as u (email text) where u.email is not null);
+    select count(*) into v_existing from public.profile_interview e
+    where e.interview_def_set_id = v_interview.id and lower(e.email) = any (v_emails);
+    if v_existing > 0 then
+      begin
+        select count(*) into v_free from (
+          select 1 from public.profile_interview e
+          where e.interview_def_set_id = v_interview.id and lower(e.email) = any (v_emails)
+          for share skip locked
+        ) probed;
+        raise exception using errcode = 'JM001';
+      exception when sqlstate 'JM001' then
+        null;
+      end;
+      if v_free < v_existing then
+        return v_who;
+      end if;
+    end if;
   end if;
 
   v_headroom := case when v_merchant.invitations_limit is null then null
@@ -450,10 +530,10 @@ begin
         where o.token_jti = old.jti and o.status in ('pending', 'sending')
       )
   )
-  -- What was drawn, from what the upsert found: a registration of the same new candidate that
-  -- committed since this statement began drew its invitation, and this one draws none.
-  select (select count(*) from upserted u join firsts f on lower(f.email) = u.email_key
-      where not p_is_test and (u.inserted or f.was_test)), jsonb_agg(
+  -- What was drawn: the new real enrolments this statement inserted (a registration of the same
+  -- new candidate that committed first drew its invitation, and this one draws none); a test
+  -- enrolment turning real is counted by profile_interview_turned_real as it happens.
+  select (select count(*) from upserted u where u.inserted and not p_is_test), jsonb_agg(
     case
       when r.seen > 1 then jsonb_build_object('i', r.i, 'error', 'duplicate email in this request')
       when u.id is null then jsonb_build_object('i', r.i, 'error', 'invitation limit reached')

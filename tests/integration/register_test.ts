@@ -440,7 +440,8 @@ Deno.test("a limit set while a registration of the merchant runs is never overdr
   assert.equal((await send([known])).status, 200);
   const holder = database();
   let first: ReturnType<typeof send> | undefined;
-  let second: Awaited<ReturnType<typeof send>> | undefined;
+  let second: ReturnType<typeof send> | undefined;
+  let changed: Promise<void> | undefined;
   try {
     await holder.begin(async (tx) => {
       // A registration without a limit is under way: it waits for a candidate's row.
@@ -451,15 +452,19 @@ Deno.test("a limit set while a registration of the merchant runs is never overdr
       first.catch(() => {});
       await untilBlockedBy(pid, 1);
       // Meanwhile the merchant gets a limit: one more invitation, which another registration
-      // draws.
-      await sql`update public.merchant set invitations_limit = ${(await sent()) + 1}
-        where id = ${merchantId}`;
-      second = await send([uniqueEmail("second")]);
+      // would draw. The change waits for the registration under way; so does the next one.
+      changed = sql`update public.merchant set invitations_limit = ${(await sent()) + 1}
+        where id = ${merchantId}`.then(() => {});
+      changed.catch(() => {});
+      second = send([uniqueEmail("second")]);
+      second.catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 200));
     });
+    await changed;
   } finally {
     await holder.end();
   }
-  const answers = [await first!, second!];
+  const answers = [await first!, await second!];
   for (const answer of answers) assert.equal(answer.status, 200, JSON.stringify(answer.body));
   const [{ invitations_limit }] = await sql`select invitations_limit from public.merchant
     where id = ${merchantId}`;
@@ -496,14 +501,10 @@ Deno.test("folding the draws while a limited merchant registers: no deadlock, no
       registering = send([known, uniqueEmail("folded")]);
       registering.catch(() => {});
       await untilBlockedBy(pid, 1);
-      // The minute's fold starts meanwhile and comes to wait for the merchant's row.
-      const [{ registrar }] = await sql`select a.pid as registrar from pg_stat_activity a
-        where ${pid}::int = any (pg_blocking_pids(a.pid))`;
+      // The minute's fold runs meanwhile: it leaves the merchant whose row the registration
+      // holds for later, and waits for nobody.
       folding = folder`select private.fold_invitation_draws()`;
-      folding.catch(() => {});
-      await untilBlockedBy(registrar, 1);
-      // Both have looked for a deadlock (deadlock_timeout, 1 s) before the registration goes on.
-      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      await folding;
     });
     const answer = await registering!;
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
