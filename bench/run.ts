@@ -627,7 +627,8 @@ What this endpoint no longer does per request (each measured on this machine, on
 - A second round trip. The admission (the caller, a stored answer, the rate limit) runs inside the
   registration's transaction. Counting never waits: each database session counts in a row of its
   own, summed per minute. A registration that would have to wait for a lock (the row of a merchant
-  with an invitation limit, or its Idempotency-Key) answers "busy" instead, which commits its
+  with an invitation limit, its Idempotency-Key, or a candidate another registration is writing)
+  answers "busy" instead, which commits its
   count, and the endpoint calls again to wait; so a flood over the limit is still refused at once
   (\`idempotency_test.ts\`), and requests that need no lock make one round trip. The "two RPCs"
   row above shows what the second one cost.
