@@ -632,10 +632,6 @@ What this endpoint no longer does per request (each measured on this machine, on
   count, and the endpoint calls again to wait; so a flood over the limit is still refused at once
   (\`idempotency_test.ts\`), and requests that need no lock make one round trip. The "two RPCs"
   row above shows what the second one cost.
-- Planning. PL/pgSQL chose a custom plan for the batch statement on every call, and planning it
-  cost more than running it for one candidate (1.8 against 0.7 ms per call in a session);
-  \`plan_cache_mode = force_generic_plan\` on the function plans it once per session, and the
-  generic plan is as fast for a thousand candidates.
 - Waiting on the merchant's row. Every registration updated the merchant's invitation counter, so
   registrations of one merchant took turns on its row until they committed. Merchants without an
   invitation limit now count their draws per database session (\`invitation_draw\`, added to the
@@ -649,6 +645,14 @@ What this endpoint no longer does per request (each measured on this machine, on
   the functions now write to it directly, as on the platform.
 - Earlier: each RPC's time-out timer outlived the call (AbortSignal.timeout's timers fired seconds
   later, building an exception each; about 3 % of the function's CPU time).
+
+Measured and left: planning. PL/pgSQL plans the batch statement for every call (a custom plan),
+and for one candidate that costs more than running it (1.8 against 0.7 ms per call in one session
+with \`plan_cache_mode = force_generic_plan\`, 10 to 15 % more throughput). But a generic plan is
+made once per session from the table's statistics at that moment: made while the enrolments table
+was nearly empty, the look-up of a candidate's enrolment used the wrong index, and scanned all of
+it for each candidate as the table grew (a database-only run with long-lived sessions went from
+656 to 144 registrations a second in 40 s), until the next \`ANALYZE\`. Custom plans are kept.
 
 In production the gateway is Supabase's, not a JavaScript process on the same two cores.
 

@@ -229,10 +229,6 @@ security definer
 set search_path = ''
 -- Restores the planner setting the batch statement turns off for itself.
 set enable_nestloop = on
--- One plan per session for every statement here: planning the batch statement anew for each
--- call cost more than the whole registration of one candidate, and the generic plan is as fast
--- for a thousand (the statement's join settings do not depend on the batch).
-set plan_cache_mode = force_generic_plan
 set statement_timeout = '5s'
 set lock_timeout = '3s'
 as $$
