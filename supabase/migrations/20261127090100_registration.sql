@@ -247,7 +247,6 @@ declare
   v_draws integer;
   v_outcome jsonb;
   v_key_lock bigint;
-  v_emails text[];
   v_existing integer;
   v_free integer;
 begin
@@ -372,15 +371,19 @@ begin
   -- the block is rolled back, which releases what it locked (the batch statement takes the rows
   -- in email order, and nothing may hold any of them before it).
   if not p_admitted then
-    v_emails := array(select lower(btrim(u.email))
-      from jsonb_to_recordset(p_users) as u (email text) where u.email is not null);
-    select count(*) into v_existing from public.profile_interview e
-    where e.interview_def_set_id = v_interview.id and lower(e.email) = any (v_emails);
+    -- (Joined to the batch row by row, each an index look-up: a constant array of a thousand
+    -- emails cost more to plan than the look-ups.)
+    select count(*) into v_existing
+    from jsonb_to_recordset(p_users) as u (email text)
+    join public.profile_interview e
+      on e.interview_def_set_id = v_interview.id and lower(e.email) = lower(btrim(u.email));
     if v_existing > 0 then
       begin
-        select count(*) into v_free from (
+        select count(*) into v_free
+        from jsonb_to_recordset(p_users) as u (email text)
+        cross join lateral (
           select 1 from public.profile_interview e
-          where e.interview_def_set_id = v_interview.id and lower(e.email) = any (v_emails)
+          where e.interview_def_set_id = v_interview.id and lower(e.email) = lower(btrim(u.email))
           for share skip locked
         ) probed;
         raise exception using errcode = 'JM001';
