@@ -403,6 +403,31 @@ async function merchantWithInterview(name: string, limit: number | null = null) 
   return { merchantId: merchant.id as string, interviewId: interview.id as string, send, sent };
 }
 
+Deno.test("batches with candidates in common, in other orders, wait for each other: no deadlock", async () => {
+  const { send } = await merchantWithInterview("Orders");
+  // Emails that sort a < m < z. Writing the middle one takes half a second (a trigger of this
+  // test's own), so that the other batch starts while the first holds `first`.
+  const [first, slow, last] = ["a-first", "m-slow", "z-last"].map((tag) => uniqueEmail(tag));
+  await sql`create function public.test_only_slow_insert() returns trigger
+    language plpgsql as $$ begin perform pg_sleep(0.5); return new; end $$`;
+  await sql`create trigger test_only_slow_insert before insert on public.profile_interview
+    for each row when (new.email like 'm-slow-%')
+    execute function public.test_only_slow_insert()`;
+  try {
+    // In input order, one batch would hold `first` and then wait for `last`, which the other
+    // holds while it waits for `first`.
+    const one = send([first, slow, last]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const other = send([last, first]);
+    for (const answer of await Promise.all([one, other])) {
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    }
+  } finally {
+    await sql`drop trigger test_only_slow_insert on public.profile_interview`;
+    await sql`drop function public.test_only_slow_insert()`;
+  }
+});
+
 Deno.test("a test enrolment turned real by concurrent registrations draws one invitation", async () => {
   const { interviewId, send, sent } = await merchantWithInterview("Turning real");
   const email = uniqueEmail("turn");

@@ -978,14 +978,7 @@ export const mutants: Mutant[] = [
     tests: [REGISTER],
     filter: "folding the draws while a limited merchant registers",
   },
-  {
-    name: "candidates-locked-unordered",
-    guard: "candidates' rows are taken in email order: overlapping batches never deadlock",
-    file: REGISTRATION_SQL,
-    find: "    order by lower(a.email)\n",
-    replace: "",
-    tests: [LOAD],
-  },
+
   {
     name: "fold-overwrites-draws",
     guard: "folding the per-session draws adds them to the merchant's count, losing none",
