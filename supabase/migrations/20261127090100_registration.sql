@@ -371,12 +371,15 @@ begin
   -- the block is rolled back, which releases what it locked (the batch statement takes the rows
   -- in email order, and nothing may hold any of them before it).
   if not p_admitted then
-    -- (Joined to the batch row by row, each an index look-up: a constant array of a thousand
-    -- emails cost more to plan than the look-ups.)
+    -- (One index look-up per candidate, lateral so that the planner cannot turn it into a scan
+    -- of the interview's enrolments; a constant array of a thousand emails cost more to plan.)
     select count(*) into v_existing
     from jsonb_to_recordset(p_users) as u (email text)
-    join public.profile_interview e
-      on e.interview_def_set_id = v_interview.id and lower(e.email) = lower(btrim(u.email));
+    cross join lateral (
+      select 1 from public.profile_interview e
+      where e.interview_def_set_id = v_interview.id and lower(e.email) = lower(btrim(u.email))
+      limit 1
+    ) known;
     if v_existing > 0 then
       begin
         select count(*) into v_free
