@@ -196,8 +196,9 @@ create policy email_outbox_select_staff on public.email_outbox for select to aut
 -- in input order; every answer carries the request's `rate`.
 --
 -- Waiting: the request is counted before anything is locked, and a registration that finds a lock
--- it needs taken (the row of a merchant with an invitation limit, or its Idempotency-Key) does
--- not wait with its count uncommitted: it answers {"busy": true, "merchant_id", "rate"}, which
+-- it needs taken (the row of a merchant with an invitation limit, its Idempotency-Key, a
+-- candidate's enrolment that another registration is writing) does not wait with its count
+-- uncommitted: it answers {"busy": true, "merchant_id", "rate"}, which
 -- commits the count, and the endpoint calls again with `p_admitted` (counted, and the merchant
 -- settled) to wait for the lock. A flood over the limit is refused at once; it never queues.
 --
