@@ -647,8 +647,7 @@ What this endpoint no longer does per request (each measured on this machine, on
   later, building an exception each; about 3 % of the function's CPU time).
 
 Measured and left: planning. PL/pgSQL plans the batch statement for every call (a custom plan),
-and for one candidate that costs more than running it (1.8 against 0.7 ms per call in one session
-with \`plan_cache_mode = force_generic_plan\`, 10 to 15 % more throughput). But a generic plan is
+and for one candidate that costs more than running it (1.8 against 0.7 ms per call in one session with \`plan_cache_mode = force_generic_plan\`; with it, a database-only run of 8 sessions made about twice the registrations a second, 1,300 against 650, and the endpoint reached 44 to 52 % of the hop floor against 29 to 36 % in alternating runs). But a generic plan is
 made once per session from the table's statistics at that moment: made while the enrolments table
 was nearly empty, the look-up of a candidate's enrolment used the wrong index, and scanned all of
 it for each candidate as the table grew (a database-only run with long-lived sessions went from
