@@ -235,6 +235,7 @@ set lock_timeout = '3s'
 as $$
 declare
   v_who jsonb;
+  v_busy jsonb;
   v_rate jsonb;
   v_merchant public.merchant;
   v_merchant_id uuid;
@@ -270,7 +271,7 @@ begin
   end if;
   v_merchant_id := (v_who ->> 'merchant_id')::uuid;
   -- The answer when a lock is taken: the count commits, and the endpoint calls again to wait.
-  v_who := jsonb_build_object('busy', true, 'merchant_id', v_merchant_id, 'rate', v_rate);
+  v_busy := jsonb_build_object('busy', true, 'merchant_id', v_merchant_id, 'rate', v_rate);
 
   -- One request per Idempotency-Key at a time: the second one waits for the first one's answer.
   if p_idempotency is not null then
@@ -278,7 +279,7 @@ begin
     if p_admitted then
       perform pg_advisory_xact_lock(v_key_lock);
     elsif not pg_try_advisory_xact_lock(v_key_lock) then
-      return v_who;
+      return v_busy;
     end if;
   end if;
 
@@ -287,7 +288,7 @@ begin
   if p_admitted then
     perform pg_advisory_xact_lock_shared(20261128, 1);
   elsif not pg_try_advisory_xact_lock_shared(20261128, 1) then
-    return v_who;
+    return v_busy;
   end if;
 
   -- A merchant with an invitation limit: its registrations take turns on its row, so that the
@@ -301,7 +302,7 @@ begin
       select m.* into v_merchant from public.merchant m where m.id = v_merchant_id
       for no key update skip locked;
       if not found then
-        return v_who;
+        return v_busy;
       end if;
     end if;
   end if;
@@ -395,7 +396,7 @@ begin
         null;
       end;
       if v_free < v_existing then
-        return v_who;
+        return v_busy;
       end if;
     end if;
   end if;

@@ -385,6 +385,24 @@ async function untilBlockedBy(pid: number, count: number) {
   throw new Error(`${count} sessions did not come to wait on session ${pid}`);
 }
 
+/**
+ * Runs `during` while a transaction of its own holds every enrolment of the interview, as a
+ * registration writing them does; `during` gets that transaction's backend pid.
+ */
+async function whileEnrolmentsHeld(interviewId: string, during: (pid: number) => Promise<void>) {
+  const holder = database();
+  try {
+    await holder.begin(async (tx) => {
+      await tx`select id from public.profile_interview
+        where interview_def_set_id = ${interviewId} for update`;
+      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
+      await during(pid);
+    });
+  } finally {
+    await holder.end();
+  }
+}
+
 /** A merchant (with an invitation limit, or none) and an active interview of its own. */
 async function merchantWithInterview(name: string, limit: number | null = null) {
   const [merchant] = await sql`insert into public.merchant (name, invitations_limit)
@@ -433,22 +451,14 @@ Deno.test("a test enrolment turned real by concurrent registrations draws one in
   const email = uniqueEmail("turn");
   assert.equal((await send([email], true)).status, 200);
   assert.equal(await sent(), 0);
-  const holder = database();
   let both: ReturnType<typeof send>[] = [];
-  try {
-    await holder.begin(async (tx) => {
-      // Two registrations that make it real both find the enrolment a test one, then wait for
-      // its row.
-      await tx`select id from public.profile_interview
-        where interview_def_set_id = ${interviewId} for update`;
-      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
-      both = [send([email]), send([email])];
-      both.forEach((answer) => answer.catch(() => {}));
-      await untilBlockedBy(pid, 2);
-    });
-  } finally {
-    await holder.end();
-  }
+  await whileEnrolmentsHeld(interviewId, async (pid) => {
+    // Two registrations that make it real both find the enrolment a test one, then wait for
+    // its row.
+    both = [send([email]), send([email])];
+    both.forEach((answer) => answer.catch(() => {}));
+    await untilBlockedBy(pid, 2);
+  });
   for (const answer of await Promise.all(both)) {
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.equal(answer.body[0].result, "ok");
@@ -463,32 +473,24 @@ Deno.test("a limit set while a registration of the merchant runs is never overdr
   const { merchantId, interviewId, send, sent } = await merchantWithInterview("Limited later");
   const known = uniqueEmail("known");
   assert.equal((await send([known])).status, 200);
-  const holder = database();
   let first: ReturnType<typeof send> | undefined;
   let second: ReturnType<typeof send> | undefined;
   let changed: Promise<void> | undefined;
-  try {
-    await holder.begin(async (tx) => {
-      // A registration without a limit is under way: it waits for a candidate's row.
-      await tx`select id from public.profile_interview
-        where interview_def_set_id = ${interviewId} for update`;
-      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
-      first = send([known, uniqueEmail("first")]);
-      first.catch(() => {});
-      await untilBlockedBy(pid, 1);
-      // Meanwhile the merchant gets a limit: one more invitation, which another registration
-      // would draw. The change waits for the registration under way; so does the next one.
-      changed = sql`update public.merchant set invitations_limit = ${(await sent()) + 1}
-        where id = ${merchantId}`.then(() => {});
-      changed.catch(() => {});
-      second = send([uniqueEmail("second")]);
-      second.catch(() => {});
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    });
-    await changed;
-  } finally {
-    await holder.end();
-  }
+  await whileEnrolmentsHeld(interviewId, async (pid) => {
+    // A registration without a limit is under way: it waits for a candidate's row.
+    first = send([known, uniqueEmail("first")]);
+    first.catch(() => {});
+    await untilBlockedBy(pid, 1);
+    // Meanwhile the merchant gets a limit: one more invitation, which another registration
+    // would draw. The change waits for the registration under way; so does the next one.
+    changed = sql`update public.merchant set invitations_limit = ${(await sent()) + 1}
+      where id = ${merchantId}`.then(() => {});
+    changed.catch(() => {});
+    second = send([uniqueEmail("second")]);
+    second.catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  });
+  await changed;
   const answers = [await first!, await second!];
   for (const answer of answers) assert.equal(answer.status, 200, JSON.stringify(answer.body));
   const [{ invitations_limit }] = await sql`select invitations_limit from public.merchant
@@ -512,30 +514,22 @@ Deno.test("folding the draws while a limited merchant registers: no deadlock, no
     select ${merchantId}, a.pid, 0 from pg_stat_activity a
     where a.datname = current_database() and a.backend_type = 'client backend'
     on conflict (merchant_id, slot) do nothing`;
-  const holder = database();
   const folder = database();
   let registering: ReturnType<typeof send> | undefined;
-  let folding: Promise<unknown> | undefined;
   try {
-    await holder.begin(async (tx) => {
-      // The registration holds the merchant's row and is slowed by a candidate's row, as a
-      // large batch takes its time.
-      await tx`select id from public.profile_interview
-        where interview_def_set_id = ${interviewId} for update`;
-      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
+    // The registration holds the merchant's row and is slowed by a candidate's row, as a large
+    // batch takes its time.
+    await whileEnrolmentsHeld(interviewId, async (pid) => {
       registering = send([known, uniqueEmail("folded")]);
       registering.catch(() => {});
       await untilBlockedBy(pid, 1);
       // The minute's fold runs meanwhile: it leaves the merchant whose row the registration
       // holds for later, and waits for nobody.
-      folding = folder`select private.fold_invitation_draws()`;
-      await folding;
+      await folder`select private.fold_invitation_draws()`;
     });
     const answer = await registering!;
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    await folding;
   } finally {
-    await holder.end();
     await folder.end();
   }
   assert.equal(await sent(), 2);
