@@ -230,6 +230,11 @@ security definer
 set search_path = ''
 -- Restores the planner setting the batch statement turns off for itself.
 set enable_nestloop = on
+-- Plans are made once per session and kept: planning the batch statement anew for every call
+-- costs more than running it for a few candidates. Its plan does not depend on the values (the
+-- batch's size is unknown to the planner either way, and look-ups go through unique indexes);
+-- it is made again when the tables' statistics change.
+set plan_cache_mode = force_generic_plan
 set statement_timeout = '5s'
 set lock_timeout = '3s'
 as $$
@@ -244,6 +249,9 @@ declare
   v_headroom integer;
   v_expires_at timestamptz;
   v_send_email boolean;
+  v_email_skipped text;
+  v_enrolled uuid[];
+  v_minted uuid[];
   v_replay jsonb;
   v_rows jsonb;
   v_draws integer;
@@ -411,9 +419,13 @@ begin
   -- Merchants with candidate emails off send none; a test registration's email goes out marked
   -- as a test (and, like its enrolment, draws nothing from the headroom).
   v_send_email := coalesce(p_send_email, false) and v_merchant.candidate_emails_enabled;
+  v_email_skipped := case when not coalesce(p_send_email, false) then 'not_requested'
+    when not v_merchant.candidate_emails_enabled then 'emails_disabled' end;
 
   -- The batch, set-wise: first row of an email wins; new real enrolments draw on the headroom in
-  -- input order; accepted rows are upserted and each gets a token record.
+  -- input order; accepted rows are upserted and each gets a token record. Emails and
+  -- revoke_previous are statements of their own, below, run only when asked for: a request
+  -- executes and locks only what it uses.
   -- The CTEs below join one another, and the planner cannot know their sizes: nested loops
   -- over them would grow with the square of the batch. Table lookups are scalar subqueries
   -- (index scans per row), which this does not affect.
@@ -484,84 +496,100 @@ begin
     select u.id, v_merchant_id, v_interview.id, v_position.id, p_is_test, v_expires_at
     from upserted u
     returning jti, profile_interview_id
-  ),
-  email_tokens as (
-    insert into public.interview_token (
-      profile_interview_id, merchant_id, interview_def_set_id, position_def_set_id, is_test,
-      expires_at
-    )
-    select u.id, v_merchant_id, v_interview.id, v_position.id, p_is_test, v_expires_at
-    from upserted u
-    where v_send_email
-      -- An address that bounced or complained gets nothing more from this merchant.
-      and not exists (select 1 from public.email_suppression s
-        where s.merchant_id = v_merchant_id and lower(s.email) = u.email_key)
-    returning jti, profile_interview_id
-  ),
-  queued as (
-    insert into public.email_outbox (
-      merchant_id, profile_interview_id, token_jti, link_interview_id, view_hm, view_hi, is_test
-    )
-    select v_merchant_id, et.profile_interview_id, et.jti, p_interview_id,
-      coalesce((p_view ->> 'hide_menu')::boolean, false),
-      coalesce((p_view ->> 'hide_iframe')::boolean, false), p_is_test
-    from email_tokens et
-    on conflict (profile_interview_id) where status in ('pending', 'sending')
-      and kind = 'invitation' do nothing
-    returning id, profile_interview_id
-  ),
-  -- A new invitation restarts the chain: the previous link's reminders that have not gone out
-  -- are cancelled (one already in a send group goes as it is).
-  -- (An index lookup by enrolment, whatever the join settings of this statement.)
-  superseded as (
-    update public.email_outbox r
-    set status = 'skipped', skip_reason = 'superseded'
-    where r.profile_interview_id = any (array(select q.profile_interview_id from queued q))
-      and r.kind = 'reminder' and r.status = 'pending' and r.batch_id is null
-  ),
-  -- revoke_previous: earlier unused links of these enrolments stop working, except those an
-  -- unsent invitation still carries. (This statement's own new tokens are not in its snapshot.)
-  revoked as (
-    update public.interview_token old
-    set revoked_at = now()
-    from upserted u
-    where p_revoke_previous
-      and old.profile_interview_id = u.id
-      and old.used_at is null
-      and old.revoked_at is null
-      and not exists (
-        select 1 from public.email_outbox o
-        where o.token_jti = old.jti and o.status in ('pending', 'sending')
-      )
   )
   -- What was drawn: the new real enrolments this statement inserted (a registration of the same
   -- new candidate that committed first drew its invitation, and this one draws none); a test
   -- enrolment turning real is counted by profile_interview_turned_real as it happens.
-  select (select count(*) from upserted u where u.inserted and not p_is_test), jsonb_agg(
-    case
-      when r.seen > 1 then jsonb_build_object('i', r.i, 'error', 'duplicate email in this request')
-      when u.id is null then jsonb_build_object('i', r.i, 'error', 'invitation limit reached')
-      else jsonb_build_object('i', r.i, 'profile_interview_id', u.id, 'jti', t.jti,
-        'email', case when not v_send_email then 'skipped'
-          when q.id is null and exists (select 1 from public.email_suppression s
-            where s.merchant_id = v_merchant_id and lower(s.email) = u.email_key)
-          then 'skipped' else 'queued' end,
-        'email_skipped_reason', case
-          when not coalesce(p_send_email, false) then 'not_requested'
-          when not v_merchant.candidate_emails_enabled then 'emails_disabled'
-          when q.id is null and exists (select 1 from public.email_suppression s
-            where s.merchant_id = v_merchant_id and lower(s.email) = u.email_key)
-          then 'suppressed'
-        end,
-        'email_outbox_id', q.id)
-    end
-    order by r.i
-  )
-  into v_draws, v_rows
+  select (select count(*) from upserted u where u.inserted and not p_is_test),
+    array(select u.id from upserted u), array(select t.jti from tokens t),
+    jsonb_agg(
+      case
+        when r.seen > 1 then jsonb_build_object('i', r.i, 'error', 'duplicate email in this request')
+        when u.id is null then jsonb_build_object('i', r.i, 'error', 'invitation limit reached')
+        else jsonb_build_object('i', r.i, 'profile_interview_id', u.id, 'jti', t.jti,
+          'email', 'skipped', 'email_skipped_reason', v_email_skipped, 'email_outbox_id', null)
+      end
+      order by r.i
+    )
+  into v_draws, v_enrolled, v_minted, v_rows
   from ranked r
   left join upserted u on u.email_key = lower(r.email) and r.seen = 1
-  left join tokens t on t.profile_interview_id = u.id
-  left join queued q on q.profile_interview_id = u.id;
+  left join tokens t on t.profile_interview_id = u.id;
+
+  if v_send_email then
+    -- Each enrolment's invitation: a link of its own, carried by an outbox row, unless one is
+    -- still waiting to go (then that one is the invitation) or the address is suppressed.
+    with enrolled as (
+      select e.id,
+        -- An address that bounced or complained gets nothing more from this merchant.
+        exists (select 1 from public.email_suppression s
+          where s.merchant_id = v_merchant_id and lower(s.email) = lower(e.email)) as suppressed
+      from public.profile_interview e
+      where e.id = any (v_enrolled)
+    ),
+    email_tokens as (
+      insert into public.interview_token (
+        profile_interview_id, merchant_id, interview_def_set_id, position_def_set_id, is_test,
+        expires_at
+      )
+      select x.id, v_merchant_id, v_interview.id, v_position.id, p_is_test, v_expires_at
+      from enrolled x
+      where not x.suppressed
+      returning jti, profile_interview_id
+    ),
+    queued as (
+      insert into public.email_outbox (
+        merchant_id, profile_interview_id, token_jti, link_interview_id, view_hm, view_hi,
+        is_test
+      )
+      select v_merchant_id, et.profile_interview_id, et.jti, p_interview_id,
+        coalesce((p_view ->> 'hide_menu')::boolean, false),
+        coalesce((p_view ->> 'hide_iframe')::boolean, false), p_is_test
+      from email_tokens et
+      on conflict (profile_interview_id) where status in ('pending', 'sending')
+        and kind = 'invitation' do nothing
+      returning id, profile_interview_id
+    ),
+    -- A new invitation restarts the chain: the previous link's reminders that have not gone
+    -- out are cancelled (one already in a send group goes as it is).
+    -- (An index lookup by enrolment, whatever the join settings of this statement.)
+    superseded as (
+      update public.email_outbox r
+      set status = 'skipped', skip_reason = 'superseded'
+      where r.profile_interview_id = any (array(select q.profile_interview_id from queued q))
+        and r.kind = 'reminder' and r.status = 'pending' and r.batch_id is null
+    )
+    select v_minted || array(select et.jti from email_tokens et), jsonb_agg(
+      case when x.id is null then o.r
+        else o.r || jsonb_build_object(
+          'email', case when q.id is null and x.suppressed then 'skipped' else 'queued' end,
+          'email_skipped_reason', case when q.id is null and x.suppressed then 'suppressed' end,
+          'email_outbox_id', q.id)
+      end
+      order by o.n
+    )
+    into v_minted, v_rows
+    from jsonb_array_elements(v_rows) with ordinality as o (r, n)
+    left join enrolled x on x.id = (o.r ->> 'profile_interview_id')::uuid
+    left join queued q on q.profile_interview_id = x.id;
+  end if;
+
+  -- revoke_previous: earlier unused links of these enrolments stop working, except those an
+  -- unsent invitation still carries, and those this registration made. (Nested loops again:
+  -- each link's outbox rows are an index look-up.)
+  if p_revoke_previous then
+    perform set_config('enable_nestloop', 'on', true);
+    update public.interview_token old
+    set revoked_at = now()
+    where old.profile_interview_id = any (v_enrolled)
+      and old.used_at is null
+      and old.revoked_at is null
+      and old.jti <> all (v_minted)
+      and not exists (
+        select 1 from public.email_outbox o
+        where o.token_jti = old.jti and o.status in ('pending', 'sending')
+      );
+  end if;
 
   -- The invitations drawn, in this session's own row: it waits for nobody.
   if v_draws > 0 then
