@@ -469,6 +469,45 @@ Deno.test("a test enrolment turned real by concurrent registrations draws one in
   assert.equal(await sent(), 1, "one enrolment turned real draws one invitation");
 });
 
+Deno.test("revoke_previous revokes a link another registration committed while it waited", async () => {
+  const { merchantId, interviewId } = await merchantWithInterview("Revoke after waiting");
+  const email = uniqueEmail("revoke-wait");
+  const holder = database();
+  let answer!: ReturnType<typeof postRegister>;
+  let heldJti = "";
+  try {
+    await holder.begin(async (tx) => {
+      // Another registration of the candidate, not committed yet: it holds the enrolment.
+      const [{ reply }] = await tx`select public.register_interview_users(null,
+        ${merchantId}::uuid, ${interviewId}::uuid, false,
+        ${tx.json([{ i: 0, email }])}::jsonb, 86400) as reply`;
+      heldJti = reply.rows[0].jti;
+      const [{ pid }] = await tx`select pg_backend_pid() as pid`;
+      answer = postRegister({
+        users: [{ email }],
+        interview_id: interviewId,
+        merchant_id: merchantId,
+        revoke_previous: true,
+      }, asService);
+      answer.catch(() => {});
+      await untilBlockedBy(pid, 1);
+    });
+  } finally {
+    await holder.end();
+  }
+  const res = await answer;
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body[0].result, "ok");
+  const links = await sql`select t.jti, t.revoked_at is not null as revoked
+    from public.interview_token t join public.profile_interview e on e.id = t.profile_interview_id
+    where e.interview_def_set_id = ${interviewId} order by t.issued_at`;
+  assert.deepEqual(
+    links.map((link) => [link.jti === heldJti, link.revoked]),
+    [[true, true], [false, false]],
+    "the link committed first is revoked; the new one works",
+  );
+});
+
 Deno.test("a limit set while a registration of the merchant runs is never overdrawn", async () => {
   const { merchantId, interviewId, send, sent } = await merchantWithInterview("Limited later");
   const known = uniqueEmail("known");
