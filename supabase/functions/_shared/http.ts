@@ -69,9 +69,12 @@ export async function readBodyBytes(
   maxBytes: number,
   tooLarge: () => Error,
 ): Promise<Uint8Array> {
-  const declared = Number(req.headers.get("content-length") ?? "0");
+  const length = req.headers.get("content-length");
+  const declared = Number(length ?? "0");
   if (declared > maxBytes) throw tooLarge();
   if (!req.body) return new Uint8Array(0);
+  // A declared length is the body's length (HTTP framing): read it in one go.
+  if (length !== null) return new Uint8Array(await req.arrayBuffer());
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of req.body) {

@@ -137,7 +137,7 @@ function registrationUnavailable(err: unknown, keyed: boolean): unknown {
 /** The answer's rows before the registration: each candidate as sent, or its row's error. */
 function checkedRows(request: RegisterRequest) {
   const rows: ResultRow[] = [];
-  const batch: { i: number; name: string | null; email: string; external_id: string | null }[] = [];
+  const batch: { i: number; email: string; name?: string; external_id?: string }[] = [];
   request.users.forEach((user, i) => {
     const check = checkCandidate(user);
     rows.push({
@@ -147,7 +147,13 @@ function checkedRows(request: RegisterRequest) {
       result: check.ok ? "" : `Error: ${check.reason}`,
     });
     if (check.ok) {
-      batch.push({ i, name: check.name, email: check.email, external_id: check.external_id });
+      // Absent fields are null to the database: a null is not sent.
+      batch.push({
+        i,
+        email: check.email,
+        ...(check.name !== null && { name: check.name }),
+        ...(check.external_id !== null && { external_id: check.external_id }),
+      });
     }
   });
   return { rows, batch };
@@ -230,6 +236,9 @@ export async function registerUsers(
   // One call admits the request (a merchant API key by its digest, the caller's right to act for
   // the merchant, the rate limit, a stored answer) and registers it. When a lock it needs is
   // taken, it commits the count only and is called again, admitted, to wait for the lock.
+  // Arguments whose SQL default applies are left out: every one sent is parsed twice, by
+  // PostgREST and by PostgreSQL.
+  const sendEmail = request.send_email ?? request.type === "invitation";
   const register = (merchantId: string | null, admitted: boolean) =>
     callRpc<RegistrationReply>(deps.db, "register_interview_users", {
       p_caller_id: callerId,
@@ -238,15 +247,17 @@ export async function registerUsers(
       p_is_test: request.is_test,
       p_users: batch,
       p_token_ttl_seconds: deps.cfg.interviewTokenTtlSeconds,
-      p_send_email: request.send_email ?? request.type === "invitation",
-      p_view: { hide_menu: request.hide_menu, hide_iframe: request.hide_iframe },
-      p_revoke_previous: request.revoke_previous,
-      p_idempotency: idempotency
-        ? { ...idempotency, ttl_seconds: deps.cfg.idempotencyTtlSeconds }
-        : null,
       p_rate_limit: deps.cfg.rateLimitPerMinute,
-      p_api_key_hash: !admitted && caller.kind === "api_key" ? caller.keyHash : null,
-      p_admitted: admitted,
+      ...(sendEmail && {
+        p_send_email: true,
+        p_view: { hide_menu: request.hide_menu, hide_iframe: request.hide_iframe },
+      }),
+      ...(request.revoke_previous && { p_revoke_previous: true }),
+      ...(idempotency && {
+        p_idempotency: { ...idempotency, ttl_seconds: deps.cfg.idempotencyTtlSeconds },
+      }),
+      ...(!admitted && caller.kind === "api_key" && { p_api_key_hash: caller.keyHash }),
+      ...(admitted && { p_admitted: true }),
     }, deps.cfg.dbTimeoutMs).catch((err) => {
       throw registrationUnavailable(err, idempotency !== null);
     });
