@@ -231,9 +231,9 @@ set search_path = ''
 -- Restores the planner setting the batch statement turns off for itself.
 set enable_nestloop = on
 -- Plans are made once per session and kept: planning the batch statement anew for every call
--- costs more than running it for a few candidates. Its plan does not depend on the values (the
--- batch's size is unknown to the planner either way, and look-ups go through unique indexes);
--- it is made again when the tables' statistics change.
+-- costs more than running it for a few candidates, and its plan does not depend on the values
+-- (the batch's size is unknown to the planner either way). A plan is made again whenever ANALYZE
+-- changes the tables' statistics (docs/BENCHMARKS.md, "Kept plans": an empty table's cost).
 set plan_cache_mode = force_generic_plan
 set statement_timeout = '5s'
 set lock_timeout = '3s'
@@ -504,7 +504,8 @@ begin
     array(select u.id from upserted u), array(select t.jti from tokens t),
     jsonb_agg(
       case
-        when r.seen > 1 then jsonb_build_object('i', r.i, 'error', 'duplicate email in this request')
+        when r.seen > 1 then
+          jsonb_build_object('i', r.i, 'error', 'duplicate email in this request')
         when u.id is null then jsonb_build_object('i', r.i, 'error', 'invitation limit reached')
         else jsonb_build_object('i', r.i, 'profile_interview_id', u.id, 'jti', t.jti,
           'email', 'skipped', 'email_skipped_reason', v_email_skipped, 'email_outbox_id', null)
