@@ -252,6 +252,7 @@ declare
   v_email_skipped text;
   v_enrolled uuid[];
   v_minted uuid[];
+  v_kept uuid[] := '{}';
   v_replay jsonb;
   v_rows jsonb;
   v_draws integer;
@@ -560,7 +561,16 @@ begin
       where r.profile_interview_id = any (array(select q.profile_interview_id from queued q))
         and r.kind = 'reminder' and r.status = 'pending' and r.batch_id is null
     )
-    select v_minted || array(select et.jti from email_tokens et), jsonb_agg(
+    select v_minted || array(select et.jti from email_tokens et),
+      -- For revoke_previous: the links of the invitations still to go as this statement saw
+      -- them. One it found waiting (and so queued none) is the candidate's invitation, and its
+      -- link keeps working even if it goes out before the revocation below looks.
+      case when p_revoke_previous then array(
+        select w.token_jti from public.email_outbox w
+        where w.profile_interview_id = any (v_enrolled) and w.kind = 'invitation'
+          and w.status in ('pending', 'sending')
+      ) else '{}' end,
+      jsonb_agg(
       case when x.id is null then o.r
         else o.r || jsonb_build_object(
           'email', case when q.id is null and x.suppressed then 'skipped' else 'queued' end,
@@ -569,15 +579,15 @@ begin
       end
       order by o.n
     )
-    into v_minted, v_rows
+    into v_minted, v_kept, v_rows
     from jsonb_array_elements(v_rows) with ordinality as o (r, n)
     left join enrolled x on x.id = (o.r ->> 'profile_interview_id')::uuid
     left join queued q on q.profile_interview_id = x.id;
   end if;
 
   -- revoke_previous: earlier unused links of these enrolments stop working, except those an
-  -- unsent invitation still carries, and those this registration made. (Nested loops again:
-  -- each link's outbox rows are an index look-up.)
+  -- unsent invitation still carries (or carried when the email statement looked), and those
+  -- this registration made. (Nested loops again: each link's outbox rows are an index look-up.)
   if p_revoke_previous then
     perform set_config('enable_nestloop', 'on', true);
     update public.interview_token old
@@ -586,6 +596,7 @@ begin
       and old.used_at is null
       and old.revoked_at is null
       and old.jti <> all (v_minted)
+      and old.jti <> all (v_kept)
       and not exists (
         select 1 from public.email_outbox o
         where o.token_jti = old.jti and o.status in ('pending', 'sending')

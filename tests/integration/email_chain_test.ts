@@ -284,6 +284,14 @@ Deno.test("a re-registration restarts the chain: the old link's pending reminder
   ]);
   assert.deepEqual(rows.slice(2).map((r) => r.status), ["pending", "pending"]);
   assert.ok(rows.every((r) => r.same), "each reminder carries its own invitation's link");
+  // The first invitation went out and its reminders are cancelled: nothing unsent carries its
+  // link any more, so revoke_previous revokes it; the new invitation's link works.
+  const links = await sql`select t.revoked_at is not null as revoked
+    from public.email_outbox o
+    join public.interview_token t on t.jti = o.token_jti
+    join public.profile_interview e on e.id = o.profile_interview_id
+    where e.email = ${email} and o.kind = 'invitation' order by o.created_at`;
+  assert.deepEqual(links.map((link) => link.revoked), [true, false]);
 });
 
 Deno.test("webhooks: forged, stale and replayed are refused; an unknown email is acknowledged", async () => {

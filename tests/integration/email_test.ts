@@ -188,6 +188,73 @@ Deno.test("revoke_previous leaves the link of an invitation still to be sent", a
   exactlyOnce(deliveries(await inbox.emails()), [email]);
 });
 
+Deno.test("revoke_previous keeps the link of the invitation it found waiting, sent meanwhile", async () => {
+  // An interview without reminders: a reminder would carry the link as well.
+  const [{ id: interview }] = await sql`insert into public.interview_def_set
+    (merchant_id, name, status, reminder_delays)
+    values (${seed.demoMerchant}, 'No reminders', 'active', '{}') returning id`;
+  const send = (extra: Record<string, unknown> = {}) =>
+    postRegister({
+      users: [{ email }],
+      interview_id: interview,
+      merchant_id: seed.demoMerchant,
+      send_email: true,
+      ...extra,
+    }, asService);
+  await inbox.clear();
+  await inbox.fault({ status: 500, times: 1 });
+  const email = uniqueEmail("keep-sent");
+  assert.equal((await send()).status, 200);
+  const [waiting] = await sql`select o.status, o.token_jti from public.email_outbox o
+    join public.profile_interview e on e.id = o.profile_interview_id and o.kind = 'invitation'
+    where e.email = ${email}`;
+  assert.equal(waiting.status, "sending", "the invitation waits for a retry");
+
+  // The registration below finds that invitation waiting, so it queues none; a pause of this
+  // test's own, at the end of its email statement (only in a transaction that wrote a link of
+  // this interview), lets the invitation go out before the registration goes on to revoke.
+  await sql`create table public.test_only_pause (interview uuid)`;
+  await sql`create function public.test_only_pause() returns trigger language plpgsql
+    security definer set search_path = '' as $$
+    begin
+      for attempt in 1..80 loop
+        exit when not exists (select 1 from public.test_only_pause p
+          join public.interview_token t on t.interview_def_set_id = p.interview
+          where age(t.xmin) = 0);
+        perform pg_sleep(0.05);
+      end loop;
+      return null;
+    end $$`;
+  await sql`create trigger test_only_pause after insert on public.email_outbox
+    for each statement execute function public.test_only_pause()`;
+  const paused = async () =>
+    (await sql`select 1 from pg_stat_activity where wait_event = 'PgSleep'`).length > 0;
+  try {
+    await sql`insert into public.test_only_pause values (${interview})`;
+    const again = send({ revoke_previous: true });
+    again.catch(() => {});
+    const deadline = Date.now() + 3_000;
+    while (!await paused()) {
+      assert.ok(Date.now() < deadline, "the registration did not reach the pause");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await drainOutbox(sql, [email]);
+    assert.ok(await paused(), "the invitation went out while the registration was paused");
+    await sql`delete from public.test_only_pause`;
+    const res = await again;
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body[0].result, "ok");
+  } finally {
+    await sql`drop trigger test_only_pause on public.email_outbox`;
+    await sql`drop function public.test_only_pause()`;
+    await sql`drop table public.test_only_pause`;
+  }
+  const [link] = await sql`select revoked_at is null as live from public.interview_token
+    where jti = ${waiting.token_jti}`;
+  assert.ok(link.live, "the invitation that went out carries a working link");
+  exactlyOnce(deliveries(await inbox.emails()), [email]);
+});
+
 Deno.test("the email: sender settings, escaping, link with its own token, text part", async () => {
   await inbox.clear();
   const email = uniqueEmail("render");

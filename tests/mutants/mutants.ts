@@ -661,6 +661,15 @@ export const mutants: Mutant[] = [
     filter: "record_invitation_batch",
   },
   {
+    name: "waiting-invitation-link-revoked",
+    guard: "revoke_previous keeps the link of the invitation it found waiting, sent meanwhile",
+    file: REGISTRATION_SQL,
+    find: "and old.jti <> all (v_kept)",
+    replace: "",
+    tests: [EMAIL],
+    filter: "found waiting",
+  },
+  {
     name: "unsent-invitation-link-revoked",
     guard: "revoke_previous keeps the link an unsent invitation carries",
     file: REGISTRATION_SQL,
