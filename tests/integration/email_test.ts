@@ -193,18 +193,10 @@ Deno.test("revoke_previous keeps the link of the invitation it found waiting, se
   const [{ id: interview }] = await sql`insert into public.interview_def_set
     (merchant_id, name, status, reminder_delays)
     values (${seed.demoMerchant}, 'No reminders', 'active', '{}') returning id`;
-  const send = (extra: Record<string, unknown> = {}) =>
-    postRegister({
-      users: [{ email }],
-      interview_id: interview,
-      merchant_id: seed.demoMerchant,
-      send_email: true,
-      ...extra,
-    }, asService);
   await inbox.clear();
   await inbox.fault({ status: 500, times: 1 });
   const email = uniqueEmail("keep-sent");
-  assert.equal((await send()).status, 200);
+  assert.equal((await register([{ email }], { interview_id: interview })).status, 200);
   const [waiting] = await sql`select o.status, o.token_jti from public.email_outbox o
     join public.profile_interview e on e.id = o.profile_interview_id and o.kind = 'invitation'
     where e.email = ${email}`;
@@ -231,7 +223,7 @@ Deno.test("revoke_previous keeps the link of the invitation it found waiting, se
     (await sql`select 1 from pg_stat_activity where wait_event = 'PgSleep'`).length > 0;
   try {
     await sql`insert into public.test_only_pause values (${interview})`;
-    const again = send({ revoke_previous: true });
+    const again = register([{ email }], { interview_id: interview, revoke_previous: true });
     again.catch(() => {});
     const deadline = Date.now() + 3_000;
     while (!await paused()) {

@@ -253,75 +253,46 @@ Deno.test("concurrent registrations of one email make one enrolment", async () =
 });
 
 Deno.test("the invitation limit holds under concurrency; re-registrations and tests use none", async () => {
-  const [merchant] = await sql`insert into public.merchant (name, invitations_limit)
-    values ('Limited', 5) returning id`;
-  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
-    values (${merchant.id}, 'Limited interview', 'active') returning id`;
-  const send = (emails: string[], isTest = false) =>
-    postRegister({
-      users: emails.map((email) => ({ email })),
-      interview_id: interview.id,
-      merchant_id: merchant.id,
-      is_test: isTest,
-    }, asService);
+  const { send, sent } = await merchantWithInterview("Limited", 5);
   const answers = await Promise.all(
     Array.from({ length: 8 }, () => send([uniqueEmail("lim"), uniqueEmail("lim")])),
   );
   const results = answers.flatMap((res) => res.body.map((row: { result: string }) => row.result));
   assert.equal(results.filter((r) => r === "ok").length, 5);
   assert.equal(results.filter((r) => r === "Error: invitation limit reached").length, 11);
-  const [after] =
-    await sql`select private.invitations_sent(${merchant.id})::int as invitations_sent`;
-  assert.equal(after.invitations_sent, 5);
+  assert.equal(await sent(), 5);
 
   const registered = answers.flatMap((res) => res.body).find((row) => row.result === "ok");
   const again = await send([registered.email]);
   assert.equal(again.body[0].result, "ok");
   const test = await send([uniqueEmail("lim-test")], true);
   assert.equal(test.body[0].result, "ok");
-  const [final] =
-    await sql`select private.invitations_sent(${merchant.id})::int as invitations_sent`;
-  assert.equal(final.invitations_sent, 5);
+  assert.equal(await sent(), 5);
 });
 
 Deno.test("without an invitation limit, registrations of a merchant do not wait for its row", async () => {
-  const [merchant] = await sql`insert into public.merchant (name) values ('Unlimited')
-    returning id`;
-  const [interview] = await sql`insert into public.interview_def_set (merchant_id, name, status)
-    values (${merchant.id}, 'Unlimited', 'active') returning id`;
+  const { merchantId, send, sent: total } = await merchantWithInterview("Unlimited");
   const holder = database();
   try {
     await holder.begin(async (tx) => {
       // Somebody holds the merchant's row as a registration of a limited merchant would.
-      await tx`select id from public.merchant where id = ${merchant.id} for no key update`;
-      const results = await Promise.all([1, 2, 3].map(() =>
-        postRegister({
-          users: [{ email: uniqueEmail("free") }],
-          interview_id: interview.id,
-          merchant_id: merchant.id,
-        }, asService)
-      ));
+      await tx`select id from public.merchant where id = ${merchantId} for no key update`;
+      const results = await Promise.all([1, 2, 3].map(() => send([uniqueEmail("free")])));
       for (const res of results) assert.equal(res.status, 200, JSON.stringify(res.body));
     });
   } finally {
     await holder.end();
   }
-  const total = async () =>
-    (await sql`select private.invitations_sent(${merchant.id})::int as n`)[0].n as number;
   assert.equal(await total(), 3, "each draw counted");
   // The per-session counts folded into the merchant's row keep the total.
   await sql`select private.fold_invitation_draws()`;
   const folded = async () =>
-    (await sql`select invitations_sent from public.merchant where id = ${merchant.id}`)[0]
+    (await sql`select invitations_sent from public.merchant where id = ${merchantId}`)[0]
       .invitations_sent as number;
   assert.equal(await folded(), 3);
   assert.equal(await total(), 3);
   // A second fold adds to what the first one folded: two more draws, in one session's row.
-  const more = await postRegister({
-    users: [{ email: uniqueEmail("free") }, { email: uniqueEmail("free") }],
-    interview_id: interview.id,
-    merchant_id: merchant.id,
-  }, asService);
+  const more = await send([uniqueEmail("free"), uniqueEmail("free")]);
   assert.equal(more.status, 200, JSON.stringify(more.body));
   assert.equal(await total(), 5, "the new draws counted");
   await sql`select private.fold_invitation_draws()`;
