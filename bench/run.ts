@@ -97,6 +97,7 @@ try {
     floor: { url: `${info.REST_URL}/rpc/bench_floor_insert`, headers: floorHeaders },
     hop: { url: `${info.FUNCTIONS_URL}/bench-hop`, headers: auth },
     hop2: { url: `${info.FUNCTIONS_URL}/bench-hop?rpcs=2`, headers: auth },
+    hopWrite: { url: `${info.FUNCTIONS_URL}/bench-hop?write=1`, headers: auth },
     naive: { url: `http://127.0.0.1:${naivePort}/`, headers: auth },
   };
   type Target = keyof typeof targets;
@@ -143,6 +144,7 @@ try {
     naive: {},
     hop: {},
     hop2: {},
+    hopWrite: {},
   };
   for (const n of SIZES) {
     for (const target of ["ours", "floor", "naive"] as Target[]) {
@@ -160,6 +162,19 @@ try {
       log(`latency ${target} n=${n}: p50 ${latency[target][n].p50} ms (${reps} requests)`);
     }
   }
+
+  // 3b. Where a 1,000-user request's time goes, from the function's request log (its medians).
+  const requestLog = (await Deno.readTextFile(`${logDir}/functions.log`)).split("\n")
+    .filter((line) => line.includes('"users":1000') && line.includes('"status":200'))
+    .map((line) => JSON.parse(line) as Record<string, number>);
+  const logMedian = (field: string) =>
+    percentile(requestLog.map((entry) => entry[field]).sort((a, b) => a - b), 0.5);
+  const stepsN1000 = {
+    db_ms: logMedian("db_ms"),
+    sign_ms: logMedian("sign_ms"),
+    duration_ms: logMedian("duration_ms"),
+  };
+  log(`n=1000 request log medians: ${JSON.stringify(stepsN1000)}`);
 
   // 4. Database round trips per request, counted at the gateway.
   const roundTrips = async (n: number): Promise<number> => {
@@ -294,15 +309,17 @@ try {
   const throughput = await autocannon("ours");
   const hopThroughput = await autocannon("hop");
   const hop2Throughput = await autocannon("hop2");
+  const hopWriteThroughput = await autocannon("hopWrite");
   const floorThroughput = await autocannon("floor");
   log(
-    `throughput: ${throughput.rps} rps (hop floor ${hopThroughput.rps}, floor ${floorThroughput.rps}), errors ${throughput.errors}`,
+    `throughput: ${throughput.rps} rps (hop floor ${hopThroughput.rps}, with an insert ${hopWriteThroughput.rps}, floor ${floorThroughput.rps}), errors ${throughput.errors}`,
   );
   log(
     `cpu ms per request: ${
       JSON.stringify({
         ours: throughput.cpu_ms,
         hop: hopThroughput.cpu_ms,
+        hop_write: hopWriteThroughput.cpu_ms,
         floor: floorThroughput.cpu_ms,
       })
     }`,
@@ -371,12 +388,14 @@ try {
     round_trips_n1: roundTripsN1,
     round_trips_n1000: roundTripsN1000,
     cpu_ms_n1000: cpuMsN1000,
+    request_log_medians_n1000: stepsN1000,
     rss_mb_peak: rssMbPeak,
     rps_n1: throughput.rps,
     p99_ms_rps_n1: throughput.p99,
     floor_rps_n1: floorThroughput.rps,
     hop_rps_n1: hopThroughput.rps,
     hop2_rps_n1: hop2Throughput.rps,
+    hop_write_rps_n1: hopWriteThroughput.rps,
     load_average_before_rps: loadAverage,
     sql_cpu_ms_registration_n1: registrationCpuMs,
     errors: throughput.errors,
@@ -386,6 +405,7 @@ try {
       ours: throughput.cpu_ms,
       hop: hopThroughput.cpu_ms,
       hop2: hop2Throughput.cpu_ms,
+      hop_write: hopWriteThroughput.cpu_ms,
       floor: floorThroughput.cpu_ms,
     },
     email_response_ms_n1000: emailResponseMs,
@@ -541,13 +561,15 @@ figures move by tens of percent from run to run; compare the rows with each othe
 | this endpoint | ${throughput.rps} | ${throughput.p99} | ${throughput.errors} | ${throughput.rest_per_request} |
 | hop floor | ${hopThroughput.rps} | ${hopThroughput.p99} | ${hopThroughput.errors} | ${hopThroughput.rest_per_request} |
 | hop floor, two RPCs | ${hop2Throughput.rps} | ${hop2Throughput.p99} | ${hop2Throughput.errors} | ${hop2Throughput.rest_per_request} |
+| hop floor, one insert | ${hopWriteThroughput.rps} | ${hopWriteThroughput.p99} | ${hopWriteThroughput.errors} | ${hopWriteThroughput.rest_per_request} |
 | floor | ${floorThroughput.rps} | ${floorThroughput.p99} | ${floorThroughput.errors} | ${floorThroughput.rest_per_request} |
 
 The hop floor (\`bench/hop_function.ts\`, served by the benchmark's stack only, never deployed) is
 the least a function can do here: the client's request through the gateway into a function
 process of its own, and one RPC (\`bench_hop\`, \`select 1\`) from there with supabase-js
-through the gateway and PostgREST. The floor is one request through the gateway straight to
-PostgREST, inserting the row.
+through the gateway and PostgREST. "One insert" is the same function whose one RPC is the
+floor's (\`bench_floor_insert\`): it inserts the request's enrolment and does nothing else. The
+floor is one request through the gateway straight to PostgREST, inserting the row.
 
 CPU time per request during the same runs (ms, from \`/proc\`; the gateway is the benchmark's own
 process, the database column sums the stack database's backends):
@@ -559,6 +581,7 @@ ${
       ["this endpoint", throughput],
       ["hop floor", hopThroughput],
       ["hop floor, two RPCs", hop2Throughput],
+      ["hop floor, one insert", hopWriteThroughput],
       ["floor", floorThroughput],
     ] as const)
       .map(([name, t]) =>
@@ -585,15 +608,19 @@ function's steps (the request log's \`db_ms\` and \`sign_ms\`), with Deno's \`--
 functions process under load, and by reading each process's CPU time from \`/proc\` during the
 throughput run.
 
-Latency of a 1,000-user request (about 3 times the floor):
+Latency of a 1,000-user request (${
+    round(latency.ours[1000].p50 / latency.floor[1000].p50)
+  } times the floor's; medians of the function's request log for these requests: \`db_ms\`
+${stepsN1000.db_ms} and \`sign_ms\` ${stepsN1000.sign_ms} of \`duration_ms\` ${stepsN1000.duration_ms}):
 
 - The floor inserts 1,000 enrolments. A registration also reads each candidate's existing
   enrolment (one index look-up per row), inserts 1,000 token records, and PostgreSQL checks one
   foreign key per token (a composite key that also proves the token's merchant and interview are
-  its enrolment's): together about as much database work again as the floor (the request log
-  shows \`db_ms\` of about 60 of its 90 ms).
-- Signing 1,000 Ed25519 tokens (node:crypto, about 17 µs each) and building their links takes
-  about 25 ms; it cannot start before the database has returned each enrolment's id and token id.
+  its enrolment's): together about as much database work again as the floor.
+- Signing 1,000 Ed25519 tokens (node:crypto, about 20 µs each) and building their links: the
+  \`sign_ms\` above. It cannot start before the database has returned each enrolment's id and
+  token id, and signing before the database has admitted the request would spend the time on
+  requests the rate limit refuses.
 - The function is one more HTTP hop (client to function, function to PostgREST), parses and
   validates the body with zod, and builds a response about three times the size of the request.
 
@@ -616,23 +643,31 @@ Each step from the floor to this endpoint, measured in the runs above (requests 
   verifies the key, reads and validates the body with zod, signs the token, writes its log line
   and makes one supabase-js call.
 
-What 70 % of the hop floor would leave. Both runs keep the two cores busy, so requests a second
-go with CPU time per request: at 70 % of the hop floor a registration could spend ${
-    round(cpuTotal(hopThroughput) / 0.7, 2)
-  } ms of CPU in all (the hop floor's ${round(cpuTotal(hopThroughput), 2)} ms / 0.7). The hop
-floor's gateway, function and PostgREST alone take ${
-    round(cpuTotal(hopThroughput) - hopThroughput.cpu_ms.postgres, 2)
-  } ms of that, which leaves ${
-    round(
-      cpuTotal(hopThroughput) / 0.7 - cpuTotal(hopThroughput) + hopThroughput.cpu_ms.postgres,
-      2,
-    )
-  } ms for PostgreSQL: about what the PostgREST floor's database spends on inserting one row and
-committing (${floorThroughput.cpu_ms.postgres} ms), where a registration writes four (an enrolment,
-a token record, a rate-limit count and an invitation draw, with their indexes and foreign-key
-checks) and reads the merchant, the interview and the candidate's enrolment, and its function and
-PostgREST handle larger bodies than the hop floor's. On these two shared cores, the 70 % goal is
-out of reach for a request that writes what a registration must.
+What 70 % of the hop floor would take. Both runs keep the two cores busy, so requests a second go
+with CPU time per request: at 70 % of the hop floor a registration may spend ${
+    round(cpuTotal(hopThroughput) / 0.7 - cpuTotal(hopThroughput), 2)
+  } ms of CPU more than the hop floor (${round(cpuTotal(hopThroughput), 2)} ms / 0.7, less the hop
+floor's own). A function that inserts the one enrolment and does nothing else (the "one insert"
+row: no admission, no token record, no validation, no signature) made ${hopWriteThroughput.rps}
+rps, ${round(100 * hopWriteThroughput.rps / hopThroughput.rps, 0)} % of the hop floor, with ${
+    round(cpuTotal(hopWriteThroughput) - cpuTotal(hopThroughput), 2)
+  } ms more CPU per request (${
+    round(hopWriteThroughput.cpu_ms.postgres - hopThroughput.cpu_ms.postgres, 2)
+  } ms of it in PostgreSQL). A registration writes that row and three more (a token record, a
+rate-limit count and an invitation draw, with their indexes and foreign-key checks), reads the
+merchant, the interview and the candidate's enrolment, and its function and PostgREST handle
+larger bodies than the hop floor's. The other way round, measured once on 2026-11-28 in
+alternating runs: with the registration's SQL function replaced by one that returns a fixed
+answer and touches no table, this endpoint made 68 to 81 % of the hop floor; its function,
+PostgREST and gateway work take most of the margin before the database does anything. On these
+two shared cores, the 70 % goal is out of reach for a request that writes what a registration
+must.
+
+Half the PostgREST floor allows ${
+    round(2 * cpuTotal(floorThroughput), 2)
+  } ms of CPU per request (twice the floor's ${
+    round(cpuTotal(floorThroughput), 2)
+  } ms); this endpoint spent ${round(cpuTotal(throughput), 2)} ms.
 
 What this endpoint no longer does per request (each measured on this machine, on 2026-11-28):
 
